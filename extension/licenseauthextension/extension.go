@@ -100,7 +100,7 @@ func (la *licenseAuth) Start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return fmt.Errorf("licenseauth: %w", err)
 	}
-	la.verifier = license.NewVerifier(keys, la.cfg.Leeway)
+	la.verifier = license.NewVerifier(keys, la.cfg.Leeway).WithClock(func() time.Time { return la.now() })
 	if la.cfg.CacheSize > 0 {
 		la.cache, err = lru.New[[sha256.Size]byte, *verified](la.cfg.CacheSize)
 		if err != nil {

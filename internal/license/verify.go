@@ -64,6 +64,12 @@ func NewVerifier(keys KeySet, leeway time.Duration) *Verifier {
 	return &Verifier{keys: keys, leeway: leeway, now: time.Now}
 }
 
+// WithClock replaces the verifier's clock (tests, and callers that share one clock with a cache).
+func (v *Verifier) WithClock(now func() time.Time) *Verifier {
+	v.now = now
+	return v
+}
+
 type header struct {
 	Alg string `json:"alg"`
 	Kid string `json:"kid"`

@@ -1,0 +1,63 @@
+# govcol — build, run and test. `make run` starts the quick start; `make test` runs every test (CI calls it).
+SHELL        := /bin/bash
+GO           ?= go
+BIN          := $(CURDIR)/bin
+BUILDER      := $(BIN)/builder
+MDATAGEN     := $(BIN)/mdatagen
+GEN_DIR      := build/generated
+TEST_TIMEOUT ?= 25m
+CLAUDE_BIN   := node_modules/.bin/claude
+# Packages whose metadata.yaml is turned into code by mdatagen.
+MDATA_DIRS   := $(dir $(wildcard extension/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml receiver/*/metadata.yaml))
+
+.PHONY: all build tools generate check-generated run test test-go lint e2e-deps clean
+
+all: build
+
+# The builder and mdatagen are pinned in internal/tools/go.mod and built from there, so their dependencies never
+# touch the distribution's go.mod.
+$(BUILDER) $(MDATAGEN): internal/tools/go.mod
+	cd internal/tools && $(GO) build -o $(BIN)/ go.opentelemetry.io/collector/cmd/builder go.opentelemetry.io/collector/cmd/mdatagen
+tools: $(BUILDER) $(MDATAGEN)
+
+# generate regenerates cmd/govcol from builder-config.yaml and every component's mdatagen code. The builder writes a
+# standalone module; only its Go sources are kept, since govcol builds inside the root module.
+generate: tools
+	rm -rf $(GEN_DIR) && mkdir -p $(GEN_DIR)
+	$(BUILDER) --config builder-config.yaml --skip-compilation --skip-get-modules >/dev/null
+	rm -f cmd/govcol/*.go && mkdir -p cmd/govcol && cp $(GEN_DIR)/*.go cmd/govcol/
+	rm -rf $(GEN_DIR)
+	for d in $(MDATA_DIRS); do (cd $$d && $(MDATAGEN) metadata.yaml) || exit 1; done
+
+# check-generated fails when the committed generated sources differ from what the manifests generate.
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- cmd/govcol $(MDATA_DIRS))" ]; then \
+		echo "generated sources differ from builder-config.yaml / metadata.yaml; run 'make generate' and commit:"; \
+		git status --porcelain -- cmd/govcol $(MDATA_DIRS); git diff --stat -- cmd/govcol $(MDATA_DIRS); exit 1; \
+	fi
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/govcol ./cmd/govcol
+	$(GO) build -o $(BIN)/govctl ./cmd/govctl
+
+run: build
+	./scripts/run-local.sh
+
+# The real Claude Code CLI for the end-to-end tests, pinned in package.json and cached in node_modules.
+$(CLAUDE_BIN): package.json
+	npm install --no-audit --no-fund
+	@touch $(CLAUDE_BIN)
+e2e-deps: $(CLAUDE_BIN)
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: check-generated lint build e2e-deps test-go
+
+test-go:
+	GOVCOL_CLAUDE_BIN=$(CURDIR)/$(CLAUDE_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -rf $(BIN) build

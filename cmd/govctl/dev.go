@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+const devLicenseFile = "dev.license"
+
+type devOptions struct {
+	dir, email, endpoint, protocol string
+}
+
+func newDevCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "dev", Short: "Local development helpers"}
+	var o devOptions
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Mint a signing key and a development license on first run, then print the Claude Code exports",
+		Long: "Creates <dir>/license-signing.key, the public key, and <dir>/dev.license when they are missing (an " +
+			"existing key and license are reused), then prints one `export NAME=value` line per variable that " +
+			"points Claude Code at the local collector, so that `eval \"$(govctl dev init)\"` configures a shell.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return devInit(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, time.Now())
+		},
+	}
+	f := initCmd.Flags()
+	f.StringVar(&o.dir, "dir", ".govcol", "directory for the development key and license")
+	f.StringVar(&o.email, "email", "dev@example.com", "developer email sent as X-User-Email")
+	f.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:4318", "OTLP endpoint Claude Code should use")
+	f.StringVar(&o.protocol, "protocol", "http/json", "OTLP protocol Claude Code should use (http/json, http/protobuf or grpc)")
+	cmd.AddCommand(initCmd)
+	return cmd
+}
+
+func devInit(stdout, stderr io.Writer, o devOptions, now time.Time) error {
+	keyPath := filepath.Join(o.dir, privateKeyFile)
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		kid, err := writeKeyPair(o.dir, false)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "govctl: minted development signing key %s (kid %s)\n", keyPath, kid)
+	}
+	licPath := filepath.Join(o.dir, devLicenseFile)
+	raw, err := os.ReadFile(licPath)
+	lic := strings.TrimSpace(string(raw))
+	if errors.Is(err, os.ErrNotExist) || lic == "" {
+		lic, _, err = issueLicense(issueOptions{
+			keyFile: keyPath, org: "dev-org", tenant: "dev-tenant", client: "dev-client", tier: "development",
+			ttl: 90 * 24 * time.Hour,
+		}, now)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(licPath, []byte(lic+"\n"), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "govctl: minted development license %s (org dev-org, tenant dev-tenant, client dev-client)\n", licPath)
+	} else if err != nil {
+		return err
+	}
+	headers := "Authorization=Bearer " + lic + ",X-User-Email=" + o.email + ",X-Axonflow-Client=claude-code"
+	for _, kv := range [][2]string{
+		{"CLAUDE_CODE_ENABLE_TELEMETRY", "1"},
+		{"OTEL_METRICS_EXPORTER", "otlp"},
+		{"OTEL_LOGS_EXPORTER", "otlp"},
+		{"OTEL_TRACES_EXPORTER", "otlp"},
+		{"CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", o.protocol},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", o.endpoint},
+		{"OTEL_EXPORTER_OTLP_HEADERS", headers},
+	} {
+		fmt.Fprintf(stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return nil
+}
+
+// shellQuote single-quotes s for POSIX shells unless it is made only of safe characters.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

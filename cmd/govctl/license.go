@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/govcol/govcol/internal/license"
+)
+
+func newLicenseCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "license", Short: "Issue and inspect licenses"}
+	cmd.AddCommand(newLicenseIssueCommand(), newLicenseInspectCommand())
+	return cmd
+}
+
+type issueOptions struct {
+	keyFile, org, tenant, client, email, tier string
+	ttl                                       time.Duration
+}
+
+func newLicenseIssueCommand() *cobra.Command {
+	var o issueOptions
+	cmd := &cobra.Command{
+		Use:   "issue",
+		Short: "Sign a license for an organisation, tenant and client (optionally a developer email)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lic, _, err := issueLicense(o, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), lic)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.keyFile, "key", privateKeyFile, "private signing key (PEM) written by govctl keygen")
+	f.StringVar(&o.org, "org", "", "organisation id (required)")
+	f.StringVar(&o.tenant, "tenant", "", "tenant id (required)")
+	f.StringVar(&o.client, "client", "", "client id, the license's sub (required)")
+	f.StringVar(&o.email, "email", "", "developer email, for a per-developer license")
+	f.StringVar(&o.tier, "tier", "standard", "license tier (for example standard, enterprise, admin)")
+	f.DurationVar(&o.ttl, "ttl", 365*24*time.Hour, "validity from now")
+	for _, name := range []string{"org", "tenant", "client"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func issueLicense(o issueOptions, now time.Time) (string, license.Claims, error) {
+	if o.ttl <= 0 {
+		return "", license.Claims{}, errors.New("--ttl must be positive")
+	}
+	data, err := os.ReadFile(o.keyFile)
+	if err != nil {
+		return "", license.Claims{}, fmt.Errorf("read signing key: %w", err)
+	}
+	priv, err := license.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return "", license.Claims{}, fmt.Errorf("signing key %s: %w", o.keyFile, err)
+	}
+	claims := license.NewClaims(o.org, o.tenant, o.client, o.tier, strings.ToLower(strings.TrimSpace(o.email)), now, o.ttl)
+	lic, err := license.Issue(priv, claims)
+	return lic, claims, err
+}
+
+func newLicenseInspectCommand() *cobra.Command {
+	var pubFiles []string
+	var jwks string
+	cmd := &cobra.Command{
+		Use:   "inspect [LICENSE|-]",
+		Short: "Decode a license; with --pubkey or --jwks also verify it",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var token string
+			if len(args) == 0 || args[0] == "-" {
+				raw, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+				if err != nil {
+					return err
+				}
+				token = strings.TrimSpace(string(raw))
+			} else {
+				token = strings.TrimSpace(args[0])
+			}
+			h, p, err := license.Inspect(token)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"header": h, "claims": p}
+			for _, k := range []string{"exp", "nbf", "iat"} {
+				if v, ok := p[k].(float64); ok {
+					out[k+"_time"] = time.Unix(int64(v), 0).UTC().Format(time.RFC3339)
+				}
+			}
+			if len(pubFiles) > 0 || jwks != "" {
+				keys, err := license.LoadKeySet(pubFiles, jwks)
+				if err != nil {
+					return err
+				}
+				if _, err := license.NewVerifier(keys, 0).Verify(token); err != nil {
+					out["verified"] = false
+					out["reason"] = string(license.ReasonOf(err))
+				} else {
+					out["verified"] = true
+				}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(out); err != nil {
+				return err
+			}
+			if v, ok := out["verified"].(bool); ok && !v {
+				return fmt.Errorf("license does not verify: %s", out["reason"])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&pubFiles, "pubkey", nil, "public key PEM file(s) to verify against")
+	cmd.Flags().StringVar(&jwks, "jwks", "", "JWKS file to verify against")
+	return cmd
+}
