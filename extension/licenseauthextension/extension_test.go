@@ -435,4 +435,3 @@ func startBenchExtension(b *testing.B, cacheSize int) *server {
 	s.ext = ext.(*licenseAuth)
 	return s
 }
-
