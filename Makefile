@@ -21,11 +21,12 @@ $(BUILDER) $(MDATAGEN): internal/tools/go.mod
 tools: $(BUILDER) $(MDATAGEN)
 
 # generate regenerates cmd/govcol from builder-config.yaml and every component's mdatagen code. The builder writes a
-# standalone module; only its Go sources are kept, since govcol builds inside the root module.
+# standalone module; only its Go sources are kept (gofmt'd: --skip-get-modules skips the builder's own formatting),
+# since govcol builds inside the root module.
 generate: tools
 	rm -rf $(GEN_DIR) && mkdir -p $(GEN_DIR)
 	$(BUILDER) --config builder-config.yaml --skip-compilation --skip-get-modules >/dev/null
-	rm -f cmd/govcol/*.go && mkdir -p cmd/govcol && cp $(GEN_DIR)/*.go cmd/govcol/
+	rm -f cmd/govcol/*.go && mkdir -p cmd/govcol && cp $(GEN_DIR)/*.go cmd/govcol/ && gofmt -w cmd/govcol
 	rm -rf $(GEN_DIR)
 	for d in $(MDATA_DIRS); do (cd $$d && $(MDATAGEN) metadata.yaml) || exit 1; done
 
