@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const fixturePrompt = "My SSN is 123-45-6789 and my card is 4111 1111 1111 1111; list files"
+
+func headers(auth string) string {
+	return "Authorization=" + auth + ",X-User-Email=dev@example.com,X-Session-Id=sess-123,X-Axonflow-Client=claude-code"
+}
+
+// TestClaudeCodeAccepted runs the real Claude Code CLI against the built collector over both OTLP protocols and
+// checks that its logs, metrics and traces pass license authentication and come out of the pipeline.
+func TestClaudeCodeAccepted(t *testing.T) {
+	for _, protocol := range []string{"http/json", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			sink := NewSink(t)
+			c := StartCollector(t, sink)
+			stub := NewAnthropicStub(t)
+			lic := c.Keys.License(t, "org-e2e", "tenant-e2e", "client-e2e", "")
+
+			out := RunClaude(t, c, stub, ClaudeRun{Protocol: protocol, Headers: headers("Bearer " + lic), Prompt: fixturePrompt})
+			require.Contains(t, out, "Here are the files", "Claude Code printed the stub's final answer")
+
+			require.Eventually(t, func() bool {
+				names := sink.LogEventNames()
+				return contains(names, "user_prompt") && contains(names, "tool_result") && contains(names, "api_request") &&
+					contains(sink.MetricNames(), "claude_code.token.usage") && contains(sink.SpanNames(), "claude_code.interaction")
+			}, 30*time.Second, 200*time.Millisecond, "logs %v\nmetrics %v\nspans %v\nstub %v",
+				sink.LogEventNames(), sink.MetricNames(), sink.SpanNames(), stub.Requests())
+			require.Contains(t, sink.LogEventNames(), "tool_decision")
+			require.Positive(t, c.Metric(t, "otelcol_licenseauth_successes"))
+			require.Zero(t, c.Metric(t, "otelcol_licenseauth_failures"))
+		})
+	}
+}
+
+// TestClaudeCodeRefusedWithInvalidLicense runs the CLI with a license signed by an unknown key and with garbage:
+// nothing reaches the pipeline and the refusals are counted.
+func TestClaudeCodeRefusedWithInvalidLicense(t *testing.T) {
+	for _, protocol := range []string{"http/json", "grpc"} {
+		t.Run(protocol, func(t *testing.T) {
+			sink := NewSink(t)
+			c := StartCollector(t, sink)
+			stub := NewAnthropicStub(t)
+			foreign := NewKeys(t, t.TempDir()).License(t, "org-e2e", "tenant-e2e", "client-e2e", "")
+
+			RunClaude(t, c, stub, ClaudeRun{Protocol: protocol, Headers: headers("Bearer " + foreign), Prompt: fixturePrompt})
+			require.Eventually(t, func() bool {
+				return c.Metric(t, "otelcol_licenseauth_failures", `reason="unknown_kid"`) >= 2
+			}, 30*time.Second, 200*time.Millisecond, "refusals by reason were not counted")
+
+			RunClaude(t, c, stub, ClaudeRun{Protocol: protocol, Headers: headers("Bearer not-a-license"), Prompt: "list files"})
+			require.Eventually(t, func() bool {
+				return c.Metric(t, "otelcol_licenseauth_failures", `reason="malformed"`) >= 2
+			}, 30*time.Second, 200*time.Millisecond)
+
+			// Give any late export a moment; nothing may have passed.
+			time.Sleep(time.Second)
+			require.Zero(t, sink.Total(), "refused telemetry reached the pipeline")
+			require.Zero(t, c.Metric(t, "otelcol_licenseauth_successes"))
+		})
+	}
+}
+
+// TestFixturePostedOverHTTP posts the captured Claude Code logs directly: accepted with a license, refused (401)
+// without, and the refusal response never echoes anything.
+func TestFixturePostedOverHTTP(t *testing.T) {
+	sink := NewSink(t)
+	c := StartCollector(t, sink)
+	body, err := os.ReadFile(filepath.Join("testdata", "claude-code-2.1.330-logs.json"))
+	require.NoError(t, err)
+	post := func(auth string) int {
+		req, err := http.NewRequest(http.MethodPost, c.HTTPEndpoint+"/v1/logs", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusUnauthorized, post(""))
+	require.Zero(t, sink.Total())
+	require.Equal(t, http.StatusOK, post("Bearer "+c.Keys.License(t, "o", "t", "c", "dev@example.com")))
+	require.Eventually(t, func() bool { return contains(sink.LogEventNames(), "user_prompt") }, 10*time.Second, 100*time.Millisecond)
+	require.Equal(t, float64(1), c.Metric(t, "otelcol_licenseauth_failures", `reason="missing"`))
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

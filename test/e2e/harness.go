@@ -1,0 +1,474 @@
+// Package e2e is the end-to-end harness: it builds and starts the real govcol binary, points the real Claude Code
+// CLI at it (talking to a local stub of the Anthropic Messages API), and records what the collector forwards.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/govcol/govcol/internal/license"
+)
+
+// RepoRoot walks up from the working directory to the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found above the working directory")
+		dir = parent
+	}
+}
+
+var buildOnce sync.Once
+
+// GovcolBinary builds bin/govcol once per test process (go build is incremental, so this is cheap when `make build`
+// already ran) and returns its path.
+func GovcolBinary(t testing.TB) string {
+	t.Helper()
+	root := RepoRoot(t)
+	bin := filepath.Join(root, "bin", "govcol")
+	var buildErr error
+	var out []byte
+	buildOnce.Do(func() {
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/govcol")
+		cmd.Dir = root
+		out, buildErr = cmd.CombinedOutput()
+	})
+	require.NoError(t, buildErr, "go build ./cmd/govcol: %s", out)
+	_, err := os.Stat(bin)
+	require.NoError(t, err)
+	return bin
+}
+
+// ClaudeBinary locates the real Claude Code CLI: $GOVCOL_CLAUDE_BIN, else <repo>/node_modules/.bin/claude. A missing
+// CLI fails the test: the end-to-end proof is never skipped.
+func ClaudeBinary(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("GOVCOL_CLAUDE_BIN")
+	if path == "" {
+		path = filepath.Join(RepoRoot(t), "node_modules", ".bin", "claude")
+	}
+	_, err := os.Stat(path)
+	require.NoError(t, err, "the Claude Code CLI is missing: run `npm install` in the repository root "+
+		"(package.json pins @anthropic-ai/claude-code@2.1.330) or set GOVCOL_CLAUDE_BIN")
+	return path
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Keys is a license-signing key pair whose public half is on disk for the collector.
+type Keys struct {
+	Pub     ed25519.PublicKey
+	Priv    ed25519.PrivateKey
+	PEMPath string
+}
+
+// NewKeys mints a key pair under dir.
+func NewKeys(t testing.TB, dir string) Keys {
+	t.Helper()
+	pub, priv, err := license.GenerateKey()
+	require.NoError(t, err)
+	data, err := license.MarshalPublicKeyPEM(pub)
+	require.NoError(t, err)
+	path := filepath.Join(dir, "license-"+license.KeyID(pub)[:8]+".pub.pem")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	return Keys{Pub: pub, Priv: priv, PEMPath: path}
+}
+
+// License issues a license valid for an hour.
+func (k Keys) License(t testing.TB, org, tenant, clientID, email string) string {
+	t.Helper()
+	tok, err := license.Issue(k.Priv, license.NewClaims(org, tenant, clientID, "standard", email, time.Now(), time.Hour))
+	require.NoError(t, err)
+	return tok
+}
+
+// Sink is an OTLP/HTTP server recording what the collector's otlp_http exporter forwards.
+type Sink struct {
+	URL string
+
+	mu      sync.Mutex
+	logs    []plog.Logs
+	metrics []pmetric.Metrics
+	traces  []ptrace.Traces
+}
+
+// NewSink starts a sink on loopback.
+func NewSink(t testing.TB) *Sink {
+	t.Helper()
+	s := &Sink{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		req := plogotlp.NewExportRequest()
+		if !s.decode(w, r, req.UnmarshalProto) {
+			return
+		}
+		s.mu.Lock()
+		s.logs = append(s.logs, req.Logs())
+		s.mu.Unlock()
+	})
+	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+		req := pmetricotlp.NewExportRequest()
+		if !s.decode(w, r, req.UnmarshalProto) {
+			return
+		}
+		s.mu.Lock()
+		s.metrics = append(s.metrics, req.Metrics())
+		s.mu.Unlock()
+	})
+	mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		req := ptraceotlp.NewExportRequest()
+		if !s.decode(w, r, req.UnmarshalProto) {
+			return
+		}
+		s.mu.Lock()
+		s.traces = append(s.traces, req.Traces())
+		s.mu.Unlock()
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	s.URL = "http://" + l.Addr().String()
+	return s
+}
+
+func (s *Sink) decode(w http.ResponseWriter, r *http.Request, unmarshal func([]byte) error) bool {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = unmarshal(body)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+	return true
+}
+
+// LogEventNames returns the `event.name` (else body) of every log record received.
+func (s *Sink) LogEventNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, ld := range s.logs {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			sls := ld.ResourceLogs().At(i).ScopeLogs()
+			for j := 0; j < sls.Len(); j++ {
+				lrs := sls.At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					lr := lrs.At(k)
+					if v, ok := lr.Attributes().Get("event.name"); ok {
+						names = append(names, v.AsString())
+					} else {
+						names = append(names, lr.Body().AsString())
+					}
+				}
+			}
+		}
+	}
+	return names
+}
+
+// MetricNames returns the names of every metric received.
+func (s *Sink) MetricNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, md := range s.metrics {
+		for i := 0; i < md.ResourceMetrics().Len(); i++ {
+			sms := md.ResourceMetrics().At(i).ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					names = append(names, ms.At(k).Name())
+				}
+			}
+		}
+	}
+	return names
+}
+
+// SpanNames returns the names of every span received.
+func (s *Sink) SpanNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, td := range s.traces {
+		for i := 0; i < td.ResourceSpans().Len(); i++ {
+			sss := td.ResourceSpans().At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				spans := sss.At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					names = append(names, spans.At(k).Name())
+				}
+			}
+		}
+	}
+	return names
+}
+
+// Total is the number of log records, metric data points' metrics and spans received.
+func (s *Sink) Total() int {
+	return len(s.LogEventNames()) + len(s.MetricNames()) + len(s.SpanNames())
+}
+
+// Collector is a running govcol process.
+type Collector struct {
+	GRPCEndpoint string // host:port
+	HTTPEndpoint string // http://host:port
+	MetricsURL   string // internal telemetry, Prometheus text format
+	Keys         Keys
+	Dir          string
+
+	stderr *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// CollectorConfig is the configuration the harness writes: OTLP gRPC and HTTP with licenseauth and
+// include_metadata, every signal forwarded by otlp_http to sinkURL, internal telemetry on metricsPort.
+func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL string) string {
+	return fmt.Sprintf(`
+extensions:
+  licenseauth:
+    public_key_files: [%q]
+  health_check:
+    endpoint: 127.0.0.1:%d
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+        include_metadata: true
+        auth: {authenticator: licenseauth}
+      http:
+        endpoint: 127.0.0.1:%d
+        include_metadata: true
+        auth: {authenticator: licenseauth}
+exporters:
+  otlp_http:
+    endpoint: %s
+    compression: none
+    retry_on_failure: {enabled: false}
+    sending_queue: {enabled: false}
+service:
+  extensions: [licenseauth, health_check]
+  telemetry:
+    logs: {level: info}
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus: {host: 127.0.0.1, port: %d}
+  pipelines:
+    logs: {receivers: [otlp], exporters: [otlp_http]}
+    metrics: {receivers: [otlp], exporters: [otlp_http]}
+    traces: {receivers: [otlp], exporters: [otlp_http]}
+`, pemPath, healthPort, grpcPort, httpPort, sinkURL, metricsPort)
+}
+
+// StartCollector writes a config forwarding to sink, starts bin/govcol and waits until it is healthy. The process is
+// stopped with SIGTERM at cleanup; its log is printed when the test failed.
+func StartCollector(t testing.TB, sink *Sink) *Collector {
+	t.Helper()
+	bin := GovcolBinary(t)
+	dir := t.TempDir()
+	keys := NewKeys(t, dir)
+	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+	cfgPath := filepath.Join(dir, "govcol.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL)), 0o600))
+
+	c := &Collector{
+		GRPCEndpoint: fmt.Sprintf("127.0.0.1:%d", grpcPort),
+		HTTPEndpoint: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		MetricsURL:   fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		Keys:         keys,
+		Dir:          dir,
+		stderr:       &lockedBuffer{},
+	}
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout = c.stderr
+	cmd.Stderr = c.stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("govcol output:\n%s", c.stderr.String())
+		}
+	})
+
+	healthURL := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("govcol exited during start: %v\n%s", err, c.stderr.String())
+		default:
+		}
+		resp, err := http.Get(healthURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("govcol not healthy after 30s:\n%s", c.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Output returns what the collector has logged so far.
+func (c *Collector) Output() string { return c.stderr.String() }
+
+// Metric sums the samples of an internal-telemetry metric whose labels contain every given label pair
+// (`reason="missing"` style); 0 when absent.
+func (c *Collector) Metric(t testing.TB, name string, labels ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(c.MetricsURL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		series, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		metricName, _, _ := strings.Cut(series, "{")
+		if metricName != name && metricName != name+"_total" {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			if !strings.Contains(series, l) {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		require.NoError(t, err)
+		total += v
+	}
+	require.NoError(t, sc.Err())
+	return total
+}
+
+// ClaudeRun is one `claude -p` run against the collector.
+type ClaudeRun struct {
+	Protocol string // http/json, http/protobuf or grpc
+	Headers  string // OTEL_EXPORTER_OTLP_HEADERS
+	Prompt   string
+}
+
+// RunClaude runs the real Claude Code CLI once, non-interactively, with telemetry pointed at the collector and the
+// model at the stub, and returns its combined output. Bash is allowed by configuration, so the tool runs.
+func RunClaude(t testing.TB, c *Collector, stub *AnthropicStub, run ClaudeRun) string {
+	t.Helper()
+	bin := ClaudeBinary(t)
+	home := t.TempDir()
+	work := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(work, "README.txt"), []byte("hello\n"), 0o600))
+	endpoint := c.HTTPEndpoint
+	if run.Protocol == "grpc" {
+		endpoint = "http://" + c.GRPCEndpoint
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-p", run.Prompt, "--allowedTools", "Bash", "--output-format", "text")
+	cmd.Dir = work
+	cmd.Env = []string{
+		"HOME=" + home,
+		"PATH=" + os.Getenv("PATH"),
+		"TERM=xterm",
+		"ANTHROPIC_API_KEY=sk-ant-e2e-not-a-real-key",
+		"ANTHROPIC_BASE_URL=" + stub.URL,
+		"DISABLE_AUTOUPDATER=1",
+		"DISABLE_ERROR_REPORTING=1",
+		"CLAUDE_CODE_ENABLE_TELEMETRY=1",
+		"CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1",
+		"OTEL_METRICS_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=otlp",
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_EXPORTER_OTLP_PROTOCOL=" + run.Protocol,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint,
+		"OTEL_EXPORTER_OTLP_HEADERS=" + run.Headers,
+		"OTEL_LOG_USER_PROMPTS=1",
+		"OTEL_LOG_TOOL_DETAILS=1",
+		"OTEL_METRIC_EXPORT_INTERVAL=1000",
+		"OTEL_LOGS_EXPORT_INTERVAL=500",
+		"OTEL_TRACES_EXPORT_INTERVAL=500",
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "claude failed (stub saw %v):\n%s", stub.Requests(), out)
+	return string(out)
+}
