@@ -39,6 +39,7 @@ func TestClaudeCodeAccepted(t *testing.T) {
 			require.Contains(t, sink.LogEventNames(), "tool_decision")
 			require.Positive(t, c.Metric(t, "otelcol_licenseauth_successes"))
 			require.Zero(t, c.Metric(t, "otelcol_licenseauth_failures"))
+			require.NotContains(t, c.Output(), lic, "the collector's log must never contain a credential")
 		})
 	}
 }
@@ -67,6 +68,7 @@ func TestClaudeCodeRefusedWithInvalidLicense(t *testing.T) {
 			time.Sleep(time.Second)
 			require.Zero(t, sink.Total(), "refused telemetry reached the pipeline")
 			require.Zero(t, c.Metric(t, "otelcol_licenseauth_successes"))
+			require.NotContains(t, c.Output(), foreign, "the collector's log must never contain a credential")
 		})
 	}
 }
