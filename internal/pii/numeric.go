@@ -284,6 +284,9 @@ func (sc *scanner) aadhaar(i int) {
 	switch {
 	case sep == 0 && ng == 1 && ends[0]-i == 12:
 		end = ends[0]
+		if i > 0 && s[i-1] == ':' && end < len(s) && s[end] == ':' {
+			return // the account field of an AWS ARN (arn:aws:iam::123456789012:role/x)
+		}
 	case sep != 0 && ng >= 3 && ends[0]-i == 4 && ends[1]-ends[0] == 5 && ends[2]-ends[1] == 5:
 		end = ends[2]
 		if ng > 3 {
@@ -517,7 +520,10 @@ func (sc *scanner) phone(i int, plus bool) {
 		}
 		if j+1 < len(s) && (s[j] == ' ' || s[j] == '-' || s[j] == '.') && isDigit(s[j+1]) {
 			if sep == 0 {
-				sep = s[j]
+				// The separator after a "+" country code is free: +1 415-555-2671, +44 20-7946-0958.
+				if !(plus && grps == 1) {
+					sep = s[j]
+				}
 			} else if s[j] != sep {
 				break
 			}

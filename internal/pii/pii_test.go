@@ -29,6 +29,8 @@ var positives = []struct {
 	{TypeEmail, "mailto:bob_smith@example.org", "bob_smith@example.org"},
 	{TypePhone, "call +1 (415) 555-2671 now", "+1 (415) 555-2671"},
 	{TypePhone, "call +14155552671.", "+14155552671"},
+	{TypePhone, "call +1 415-555-2671 today", "+1 415-555-2671"},
+	{TypePhone, "tel: +44 20-7946-0958", "+44 20-7946-0958"},
 	{TypePhone, "tel +44 20 7946 0958", "+44 20 7946 0958"},
 	{TypePhone, "office: (415) 555-2671", "(415) 555-2671"},
 	{TypePhone, "cell 415-555-2671", "415-555-2671"},
@@ -138,6 +140,7 @@ var negatives = []string{
 	"epoch-us 1763801174504123 and 1763801111104123",
 	"iban-invalid DE89 3704 0044 0532 0130 01 and XX89370400440532013000",
 	"pan-invalid ABCXE1234F",
+	"arn:aws:iam::234123412346:role/deploy",
 	"price $1,234.56 and 50% and 1/2/2026",
 	"[REDACTED:email] [email:1a2b3c4d] [REDACTED:credit_card:****1111]",
 	"",
@@ -448,4 +451,19 @@ func TestChecksums(t *testing.T) {
 	require.False(t, validIIN([]byte("1111111111111111")))
 	require.True(t, validIIN([]byte("2221000000000009")))
 	require.False(t, validIIN([]byte("2721000000000000")))
+}
+
+// TestLongValues checks that values longer than the validators' read windows are masked through their true end.
+func TestLongValues(t *testing.T) {
+	e := newEngine(t, Config{})
+	for _, tc := range []struct{ in, want string }{
+		{"password=" + strings.Repeat("a", 3000) + " x", "password=[REDACTED:secret_assignment] x"},
+		{`"token": "` + strings.Repeat("b", 3000) + `" x`, `"token": "[REDACTED:secret_assignment]" x`},
+		{"k sk-" + strings.Repeat("Ab1", 400) + " x", "k [REDACTED:openai_key] x"},
+		{"k xoxb-" + strings.Repeat("12ab-", 100) + " x", "k [REDACTED:slack_token] x"},
+	} {
+		r, err := e.Mask(tc.in)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, r.Text)
+	}
 }

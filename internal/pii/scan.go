@@ -46,6 +46,7 @@ type scanner struct {
 	// secretEnd is the end of the last accepted prefixed secret: triggers inside it are skipped, which keeps runs
 	// such as "sk-sk-sk-…" linear.
 	secretEnd int
+	assignEnd int // end of the last accepted assignment value
 }
 
 func (sc *scanner) on(i int) bool { return sc.e.enabled[i] }
@@ -321,6 +322,9 @@ var secretKeys = [...]string{"password", "passwd", "secret", "token", "api_key",
 // and --token match while max_tokens and tokenizer do not.
 func (sc *scanner) assignment(i int) {
 	s := sc.s
+	if i < sc.assignEnd {
+		return // inside a value already masked
+	}
 	k := i
 	for k > 0 && s[k-1] == ' ' {
 		k--
@@ -368,35 +372,16 @@ func (sc *scanner) assignment(i int) {
 	if v >= len(s) {
 		return
 	}
-	var end int
+	// kind: 0 unquoted, 1 quoted, 2 opened by an escaped quote (JSON inside a JSON string).
+	kind, q := 0, byte(0)
 	if s[v] == '\\' && v+1 < len(s) && (s[v+1] == '"' || s[v+1] == '\'') {
-		v += 2 // an escaped quote opens the value: it ends at the next backslash, quote or newline
-		end = v
-		for end < len(s) && s[end] != '\\' && s[end] != s[v-1] && s[end] != '\n' && end-v < 1024 {
-			end++
-		}
-	} else if q := s[v]; q == '"' || q == '\'' {
+		kind, q = 2, s[v+1]
+		v += 2
+	} else if s[v] == '"' || s[v] == '\'' {
+		kind, q = 1, s[v]
 		v++
-		end = v
-		for end < len(s) && s[end] != q && s[end] != '\n' && end-v < 1024 {
-			if s[end] == '\\' && end+1 < len(s) {
-				end++
-			}
-			end++
-		}
-		if end > len(s) {
-			end = len(s)
-		}
-	} else {
-		end = v
-		for end < len(s) && end-v < 1024 {
-			c := s[end]
-			if c <= ' ' || c == '"' || c == '\'' || c == ',' || c == ';' || c == '&' || c == '}' || c == ')' || c == '>' || c == '\\' {
-				break
-			}
-			end++
-		}
 	}
+	end := valueEnd(s, v, maxValueScan, kind, q)
 	val := s[v:end]
 	if val == "" || maskTokenLen(s, v) == len(val) {
 		return
@@ -425,7 +410,43 @@ func (sc *scanner) assignment(i int) {
 			return // max_token=4096 is a count, not a secret
 		}
 	}
+	if end-v >= maxValueScan {
+		end = valueEnd(s, end, len(s), kind, q) // accepted: mask through the true end
+	}
 	sc.add(TypeSecretAssignment, v, end)
+	sc.assignEnd = end
+}
+
+// maxValueScan bounds how far an assignment value is read before it is accepted, keeping repeated keys linear.
+const maxValueScan = 1024
+
+// valueEnd returns the end of an assignment value starting at v, reading at most limit bytes. kind 0 is unquoted
+// (ends at whitespace, a quote or ,;&})>\), 1 quoted by q (backslash escapes honoured), 2 opened by an escaped
+// quote (ends at the next backslash or q). Newlines always end a value.
+func valueEnd(s string, v, limit, kind int, q byte) int {
+	end := v
+	switch kind {
+	case 2:
+		for end < len(s) && end-v < limit && s[end] != '\\' && s[end] != q && s[end] != '\n' {
+			end++
+		}
+	case 1:
+		for end < len(s) && end-v < limit && s[end] != q && s[end] != '\n' {
+			if s[end] == '\\' && end+1 < len(s) {
+				end++
+			}
+			end++
+		}
+	default:
+		for end < len(s) && end-v < limit {
+			c := s[end]
+			if c <= ' ' || c == '"' || c == '\'' || c == ',' || c == ';' || c == '&' || c == '}' || c == ')' || c == '>' || c == '\\' {
+				break
+			}
+			end++
+		}
+	}
+	return min(end, len(s))
 }
 
 // ---- prefixed secrets ----
@@ -440,7 +461,7 @@ func tokenEnd(s string, i int) int {
 
 // maxSecretScan bounds how far a prefixed secret is read before it is accepted, so that text made of repeated
 // prefixes costs O(n·maxSecretScan) at worst instead of O(n²).
-const maxSecretScan = 512
+const maxSecretScan = 128
 
 // tokenEndMax is tokenEnd reading at most max bytes.
 func tokenEndMax(s string, i, max int) int {
@@ -602,7 +623,7 @@ func (sc *scanner) jwt(i int) {
 	if i < sc.secretEnd || !boundaryBefore(s, i) {
 		return
 	}
-	h := tokenEndMax(s, i, maxSecretScan)
+	h := tokenEndMax(s, i, 4*maxSecretScan)
 	if h-i < 10 || h+4 > len(s) || s[h] != '.' || !strings.HasPrefix(s[h+1:], "eyJ") {
 		return
 	}
