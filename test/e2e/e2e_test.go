@@ -78,7 +78,7 @@ func TestClaudeCodeRefusedWithInvalidLicense(t *testing.T) {
 func TestFixturePostedOverHTTP(t *testing.T) {
 	sink := NewSink(t)
 	c := StartCollector(t, sink)
-	body, err := os.ReadFile(filepath.Join("testdata", "claude-code-2.1.330-logs.json"))
+	body, err := os.ReadFile(filepath.Join(RepoRoot(t), "testdata", "claude-code-2.1.330", "logs.json"))
 	require.NoError(t, err)
 	post := func(auth string) int {
 		req, err := http.NewRequest(http.MethodPost, c.HTTPEndpoint+"/v1/logs", bytes.NewReader(body))

@@ -1,0 +1,274 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// AttrPrefix marks every attribute govcol stamps; incoming attributes under it are removed before stamping.
+const AttrPrefix = "audit."
+
+// The audit.* attributes the governance processor sets on every log record. They carry the canonical record
+// through the pipeline so that any exporter, the count connector and OTTL can read it; FromLogRecord rebuilds the
+// Record from them. Scalars are typed attributes, lists are slices, the JSON columns are JSON strings.
+const (
+	AttrID              = "audit.id"
+	AttrDecisionID      = "audit.decision_id"
+	AttrTimestamp       = "audit.timestamp"
+	AttrReceivedAt      = "audit.received_at"
+	AttrRequestID       = "audit.request_id"
+	AttrCorrelationID   = "audit.correlation_id"
+	AttrRequestType     = "audit.request_type"
+	AttrEvent           = "audit.event"
+	AttrPlane           = "audit.plane"
+	AttrOrigin          = "audit.origin"
+	AttrOrgID           = "audit.org_id"
+	AttrTenantID        = "audit.tenant_id"
+	AttrClientID        = "audit.client_id"
+	AttrLicenseID       = "audit.license_id"
+	AttrTier            = "audit.tier"
+	AttrUserEmail       = "audit.user_email"
+	AttrAttemptedEmail  = "audit.attempted_user_email"
+	AttrIdentitySource  = "audit.identity_source"
+	AttrUserID          = "audit.user_id"
+	AttrSessionID       = "audit.session_id"
+	AttrPolicyDecision  = "audit.policy_decision"
+	AttrPolicyDetails   = "audit.policy_details"
+	AttrTopPolicy       = "audit.top_policy"
+	AttrPolicyLabel     = "audit.policy_label"
+	AttrObligations     = "audit.obligations"
+	AttrPIITypes        = "audit.pii_types"
+	AttrRedactedFields  = "audit.redacted_fields"
+	AttrQuery           = "audit.query"
+	AttrResponseSample  = "audit.response_sample"
+	AttrQueryHash       = "audit.query_hash"
+	AttrProvider        = "audit.provider"
+	AttrModel           = "audit.model"
+	AttrToolName        = "audit.tool_name"
+	AttrResponseTimeMS  = "audit.response_time_ms"
+	AttrInputTokens     = "audit.input_tokens"
+	AttrOutputTokens    = "audit.output_tokens"
+	AttrTokensUsed      = "audit.tokens_used"
+	AttrCost            = "audit.cost"
+	AttrComplianceFlags = "audit.compliance_flags"
+	AttrSecurityMetrics = "audit.security_metrics"
+	AttrChainID         = "audit.chain_id"
+	AttrChainSeq        = "audit.chain_seq"
+	AttrPrevHash        = "audit.prev_hash"
+	AttrRecordHash      = "audit.record_hash"
+)
+
+// Extra carries the stamped facts that are not columns of their own; FromLogRecord files them under metadata.
+type Extra struct {
+	Event              string
+	LicenseID          string
+	Tier               string
+	AttemptedUserEmail string
+	// PolicyLabel is the bounded metric label of the top policy: a system policy id, tenant_custom, or none.
+	PolicyLabel string
+}
+
+// ContentKeys are the record attributes whose (masked) value is the query or response_sample column; they are not
+// repeated in metadata.
+var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response": true}
+
+// WriteAttributes stamps r (and extra) on m as audit.* attributes. Chain fields are written when set.
+func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
+	m.EnsureCapacity(m.Len() + 40)
+	putStr := func(k, v string) {
+		if v != "" {
+			m.PutStr(k, v)
+		}
+	}
+	m.PutStr(AttrID, r.ID)
+	m.PutStr(AttrDecisionID, r.DecisionID)
+	m.PutStr(AttrTimestamp, r.Timestamp.UTC().Format(time.RFC3339Nano))
+	m.PutStr(AttrReceivedAt, r.ReceivedAt.UTC().Format(time.RFC3339Nano))
+	putStr(AttrRequestID, r.RequestID)
+	putStr(AttrCorrelationID, r.CorrelationID)
+	m.PutStr(AttrRequestType, r.RequestType)
+	putStr(AttrEvent, extra.Event)
+	m.PutStr(AttrPlane, string(r.Plane))
+	m.PutStr(AttrOrigin, string(r.Origin))
+	m.PutStr(AttrOrgID, r.OrgID)
+	m.PutStr(AttrTenantID, r.TenantID)
+	m.PutStr(AttrClientID, r.ClientID)
+	putStr(AttrLicenseID, extra.LicenseID)
+	putStr(AttrTier, extra.Tier)
+	m.PutStr(AttrUserEmail, r.UserEmail)
+	putStr(AttrAttemptedEmail, extra.AttemptedUserEmail)
+	m.PutStr(AttrIdentitySource, r.IdentitySource)
+	putStr(AttrUserID, r.UserID)
+	putStr(AttrSessionID, r.SessionID)
+	m.PutStr(AttrPolicyDecision, string(r.PolicyDecision))
+	m.PutStr(AttrPolicyDetails, string(r.PolicyDetailsJSON()))
+	putStr(AttrTopPolicy, r.PolicyDetails.TopPolicy)
+	putStr(AttrPolicyLabel, extra.PolicyLabel)
+	putStrings(m, AttrObligations, r.Obligations)
+	putStrings(m, AttrPIITypes, r.PIITypes)
+	putStrings(m, AttrRedactedFields, r.RedactedFields)
+	putStr(AttrQuery, r.Query)
+	putStr(AttrResponseSample, r.ResponseSample)
+	putStr(AttrQueryHash, r.QueryHash)
+	putStr(AttrProvider, r.Provider)
+	putStr(AttrModel, r.Model)
+	putStr(AttrToolName, r.ToolName)
+	putInt(m, AttrResponseTimeMS, r.ResponseTimeMS)
+	putInt(m, AttrInputTokens, r.InputTokens)
+	putInt(m, AttrOutputTokens, r.OutputTokens)
+	putInt(m, AttrTokensUsed, r.TokensUsed)
+	if r.Cost != nil {
+		m.PutDouble(AttrCost, *r.Cost)
+	}
+	m.PutStr(AttrComplianceFlags, string(r.ComplianceFlagsJSON()))
+	m.PutStr(AttrSecurityMetrics, string(r.SecurityMetricsJSON()))
+	putStr(AttrChainID, r.ChainID)
+	if r.ChainSeq != 0 {
+		m.PutInt(AttrChainSeq, r.ChainSeq)
+	}
+	putStr(AttrPrevHash, r.PrevHash)
+	putStr(AttrRecordHash, r.RecordHash)
+}
+
+func putStrings(m pcommon.Map, k string, v []string) {
+	s := m.PutEmptySlice(k)
+	s.EnsureCapacity(len(v))
+	for _, x := range v {
+		s.AppendEmpty().SetStr(x)
+	}
+}
+
+func putInt(m pcommon.Map, k string, v *int64) {
+	if v != nil {
+		m.PutInt(k, *v)
+	}
+}
+
+// FromLogRecord rebuilds the canonical record from a log record the governance processor stamped. metadata is
+// every other attribute of the record (except ContentKeys), the resource attributes under "resource", and the
+// extra stamped facts. It fails when the record was not stamped or a stamped value is malformed; the caller
+// reports and skips that record.
+func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
+	attrs := lr.Attributes()
+	var r Record
+	var err error
+	str := func(k string) string {
+		if v, ok := attrs.Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	r.ID = str(AttrID)
+	if r.ID == "" {
+		return Record{}, fmt.Errorf("log record has no %s attribute: it did not pass through the governance processor", AttrID)
+	}
+	r.DecisionID = str(AttrDecisionID)
+	if r.Timestamp, err = time.Parse(time.RFC3339Nano, str(AttrTimestamp)); err != nil {
+		return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrTimestamp, err)
+	}
+	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, str(AttrReceivedAt)); err != nil {
+		return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrReceivedAt, err)
+	}
+	r.RequestID = str(AttrRequestID)
+	r.CorrelationID = str(AttrCorrelationID)
+	if tid := lr.TraceID(); !tid.IsEmpty() {
+		r.TraceID = tid.String()
+	}
+	if sid := lr.SpanID(); !sid.IsEmpty() {
+		r.SpanID = sid.String()
+	}
+	r.RequestType = str(AttrRequestType)
+	r.Plane = Plane(str(AttrPlane))
+	r.Origin = Origin(str(AttrOrigin))
+	r.OrgID = str(AttrOrgID)
+	r.TenantID = str(AttrTenantID)
+	r.ClientID = str(AttrClientID)
+	r.UserEmail = str(AttrUserEmail)
+	r.IdentitySource = str(AttrIdentitySource)
+	r.UserID = str(AttrUserID)
+	r.SessionID = str(AttrSessionID)
+	r.PolicyDecision = Verdict(str(AttrPolicyDecision))
+	if pd := str(AttrPolicyDetails); pd != "" {
+		if err := json.Unmarshal([]byte(pd), &r.PolicyDetails); err != nil {
+			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrPolicyDetails, err)
+		}
+	}
+	r.Obligations = getStrings(attrs, AttrObligations)
+	r.PIITypes = getStrings(attrs, AttrPIITypes)
+	r.RedactedFields = getStrings(attrs, AttrRedactedFields)
+	r.Query = str(AttrQuery)
+	r.ResponseSample = str(AttrResponseSample)
+	r.QueryHash = str(AttrQueryHash)
+	r.Provider = str(AttrProvider)
+	r.Model = str(AttrModel)
+	r.ToolName = str(AttrToolName)
+	r.ResponseTimeMS = getInt(attrs, AttrResponseTimeMS)
+	r.InputTokens = getInt(attrs, AttrInputTokens)
+	r.OutputTokens = getInt(attrs, AttrOutputTokens)
+	r.TokensUsed = getInt(attrs, AttrTokensUsed)
+	if v, ok := attrs.Get(AttrCost); ok && v.Type() == pcommon.ValueTypeDouble {
+		c := v.Double()
+		r.Cost = &c
+	}
+	if s := str(AttrComplianceFlags); s != "" {
+		if err := json.Unmarshal([]byte(s), &r.ComplianceFlags); err != nil {
+			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrComplianceFlags, err)
+		}
+	}
+	if s := str(AttrSecurityMetrics); s != "" {
+		if err := json.Unmarshal([]byte(s), &r.SecurityMetrics); err != nil {
+			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrSecurityMetrics, err)
+		}
+	}
+	r.ChainID = str(AttrChainID)
+	if v, ok := attrs.Get(AttrChainSeq); ok {
+		r.ChainSeq = v.Int()
+	}
+	r.PrevHash = str(AttrPrevHash)
+	r.RecordHash = str(AttrRecordHash)
+
+	md := make(map[string]any, attrs.Len()-30)
+	for k, v := range attrs.All() {
+		if strings.HasPrefix(k, AttrPrefix) || ContentKeys[k] {
+			continue
+		}
+		md[k] = v.AsRaw()
+	}
+	for k, mk := range map[string]string{AttrEvent: "event_name", AttrLicenseID: "license_id", AttrTier: "license_tier", AttrAttemptedEmail: "attempted_user_email"} {
+		if v := str(k); v != "" {
+			md[mk] = v
+		}
+	}
+	if res.Attributes().Len() > 0 {
+		md["resource"] = res.Attributes().AsRaw()
+	}
+	r.Metadata = md
+	return r, r.Validate()
+}
+
+func getStrings(m pcommon.Map, k string) []string {
+	v, ok := m.Get(k)
+	if !ok || v.Type() != pcommon.ValueTypeSlice {
+		return []string{}
+	}
+	s := v.Slice()
+	out := make([]string, s.Len())
+	for i := range s.Len() {
+		out[i] = s.At(i).AsString()
+	}
+	return out
+}
+
+func getInt(m pcommon.Map, k string) *int64 {
+	v, ok := m.Get(k)
+	if !ok || v.Type() != pcommon.ValueTypeInt {
+		return nil
+	}
+	x := v.Int()
+	return &x
+}

@@ -1,0 +1,211 @@
+package audit
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestVerdictPrecedence(t *testing.T) {
+	// error > blocked > needs_approval > redacted > allowed, whatever the order they arrive in.
+	for i, a := range Verdicts {
+		for j, b := range Verdicts {
+			want := a
+			if j > i {
+				want = b
+			}
+			assert.Equal(t, want, Stronger(a, b), "%s vs %s", a, b)
+			assert.Equal(t, want, Stronger(b, a), "%s vs %s", b, a)
+		}
+	}
+	assert.False(t, Verdict("maybe").Valid())
+	assert.Equal(t, VerdictAllowed, Stronger(VerdictAllowed, "maybe"))
+}
+
+func TestRecordAttributesRoundTrip(t *testing.T) {
+	ts := time.Date(2026, 11, 22, 8, 46, 14, 732000000, time.UTC)
+	id, did := IDs("tenant-a", ts, "user_prompt", "sess", "5")
+	in := Record{
+		ID: id, DecisionID: did, Timestamp: ts, ReceivedAt: ts.Add(time.Second),
+		RequestID: "req_01", CorrelationID: "prompt-1",
+		RequestType: "claude_code_user_prompt", Plane: PlaneClaudeCode, Origin: OriginClaudeCode,
+		OrgID: "org", TenantID: "tenant-a", ClientID: "client", UserEmail: "dev@example.com",
+		IdentitySource: IdentityHeader, UserID: "u1", SessionID: "sess",
+		PolicyDecision: VerdictRedacted,
+		PolicyDetails: PolicyDetails{
+			Evaluated: []PolicyResult{{ID: "sys_pii_redaction", Matched: true, Verdict: VerdictRedacted, Severity: "low", Reason: "masked"}, {ID: "p2"}},
+			Matched:   []string{"sys_pii_redaction"}, Reasons: []string{"masked"}, TopPolicy: "sys_pii_redaction",
+		},
+		Obligations: []string{ObligationRedactPII}, PIITypes: []string{"credit_card", "ssn"}, RedactedFields: []string{"prompt"},
+		Query: "My SSN is [REDACTED:ssn]", QueryHash: "hmac-sha256:00", Provider: "anthropic", Model: "claude", ToolName: "Bash",
+		ResponseTimeMS: ptr(int64(92)), InputTokens: ptr(int64(1200)), OutputTokens: ptr(int64(25)), TokensUsed: ptr(int64(1225)), Cost: ptr(0.0056),
+		ComplianceFlags: Flags([]string{"credit_card", "ssn"}), SecurityMetrics: Metrics(VerdictRedacted, "low", 30),
+		ChainID: "c1", ChainSeq: 7, PrevHash: "aa", RecordHash: "bb",
+	}
+	res := pcommon.NewResource()
+	res.Attributes().PutStr("service.name", "claude-code")
+	lr := plog.NewLogRecord()
+	lr.SetTraceID(pcommon.TraceID{1, 2, 3})
+	lr.Attributes().PutStr("prompt", "My SSN is [REDACTED:ssn]")
+	lr.Attributes().PutStr("plugin.name", "x")
+	lr.Attributes().PutInt("event.sequence", 5)
+	in.WriteAttributes(lr.Attributes(), Extra{Event: "user_prompt", LicenseID: "lic-1", Tier: "team", AttemptedUserEmail: "other@example.com"})
+
+	out, err := FromLogRecord(res, lr)
+	require.NoError(t, err)
+	assert.Equal(t, "01020300000000000000000000000000", out.TraceID)
+	assert.Empty(t, out.SpanID)
+	// Metadata is derived: the remaining attributes, the resource and the extra facts; content keys are not repeated.
+	assert.Equal(t, map[string]any{
+		"plugin.name": "x", "event.sequence": int64(5), "event_name": "user_prompt", "license_id": "lic-1",
+		"license_tier": "team", "attempted_user_email": "other@example.com",
+		"resource": map[string]any{"service.name": "claude-code"},
+	}, out.Metadata)
+	out.Metadata, out.TraceID = nil, ""
+	assert.Equal(t, in, out)
+
+	// JSON is the S3 / fallback representation; nil numbers stay null, never 0.
+	in.Cost, in.InputTokens = nil, nil
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	assert.Nil(t, m["cost"])
+	assert.Contains(t, m, "cost")
+	assert.Nil(t, m["input_tokens"])
+}
+
+func TestFromLogRecordRefusesUngoverned(t *testing.T) {
+	lr := plog.NewLogRecord()
+	lr.Attributes().PutStr("prompt", "hi")
+	_, err := FromLogRecord(pcommon.NewResource(), lr)
+	require.ErrorContains(t, err, "did not pass through the governance processor")
+
+	lr.Attributes().PutStr(AttrID, "aud_1")
+	lr.Attributes().PutStr(AttrTimestamp, "yesterday")
+	_, err = FromLogRecord(pcommon.NewResource(), lr)
+	require.ErrorContains(t, err, "bad audit.timestamp")
+}
+
+func TestIDsDeterministicAndUUIDv7(t *testing.T) {
+	ts := time.Date(2026, 11, 22, 8, 46, 14, 732000000, time.UTC)
+	id1, d1 := IDs("t", ts, "a", "b")
+	id2, d2 := IDs("t", ts, "a", "b")
+	assert.Equal(t, id1, id2)
+	assert.Equal(t, d1, d2)
+	assert.Len(t, id1, 36)
+	pair := func(a, b string) [2]string { return [2]string{a, b} }
+	for _, other := range [][2]string{
+		pair(IDs("u", ts, "a", "b")), pair(IDs("t", ts.Add(time.Nanosecond), "a", "b")), pair(IDs("t", ts, "ab")), pair(IDs("t", ts, "a", "c")),
+	} {
+		assert.NotEqual(t, id1, other[0])
+		assert.NotEqual(t, d1, other[1])
+	}
+	u, err := uuid.Parse(d1)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), u.Version())
+	assert.Equal(t, uuid.RFC4122, u.Variant())
+	sec, nsec := u.Time().UnixTime()
+	assert.Equal(t, ts.UnixMilli(), sec*1000+nsec/1e6, "decision_id carries the event time in milliseconds")
+}
+
+func TestCoercion(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutInt("int", 92)
+	m.PutStr("str", " 103 ")
+	m.PutStr("strfloat", "12.6")
+	m.PutDouble("double", 41.5)
+	m.PutStr("junk", "fast")
+	m.PutBool("bool", true)
+	m.PutDouble("nan", 0)
+	m.PutEmptyMap("map").PutStr("x", "1")
+	m.PutStr("true", "true")
+	m.PutStr("inf", "Inf")
+
+	assert.Equal(t, int64(92), *Int(m, "int"))
+	assert.Equal(t, int64(103), *Int(m, "str"))
+	assert.Equal(t, int64(13), *Int(m, "strfloat"))
+	assert.Equal(t, int64(42), *Int(m, "double"))
+	assert.Nil(t, Int(m, "junk"))
+	assert.Nil(t, Int(m, "bool"))
+	assert.Nil(t, Int(m, "map"))
+	assert.Nil(t, Int(m, "absent"))
+	assert.Nil(t, Int(m, "inf"))
+
+	assert.InDelta(t, 41.5, *Float(m, "double"), 0)
+	assert.InDelta(t, 92, *Float(m, "int"), 0)
+	assert.InDelta(t, 12.6, *Float(m, "strfloat"), 1e-9)
+	assert.Nil(t, Float(m, "junk"))
+	assert.Nil(t, Float(m, "inf"))
+
+	b, ok := Bool(m, "true")
+	assert.True(t, ok && b)
+	b, ok = Bool(m, "bool")
+	assert.True(t, ok && b)
+	_, ok = Bool(m, "junk")
+	assert.False(t, ok)
+}
+
+func TestMapUsage(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutStr("request_id", "req_01")
+	m.PutStr("prompt.id", "p1")
+	m.PutStr("model", "claude-opus-5-5")
+	m.PutInt("input_tokens", 1200)
+	m.PutStr("output_tokens", "25")
+	m.PutDouble("cost_usd", 0.00561)
+	m.PutStr("duration_ms", "not a number")
+	r := Record{Plane: PlaneClaudeCode}
+	MapUsage(EventAPIRequest, m, &r)
+	assert.Equal(t, "req_01", r.RequestID)
+	assert.Equal(t, "p1", r.CorrelationID)
+	assert.Equal(t, "anthropic", r.Provider)
+	assert.Equal(t, int64(1225), *r.TokensUsed)
+	assert.InDelta(t, 0.00561, *r.Cost, 0)
+	assert.Nil(t, r.ResponseTimeMS, "an unparseable duration is NULL, not 0")
+
+	// No usage attributes: every usage column stays NULL.
+	r = Record{Plane: PlaneSDK}
+	MapUsage("custom", pcommon.NewMap(), &r)
+	assert.Nil(t, r.TokensUsed)
+	assert.Nil(t, r.Cost)
+	assert.Empty(t, r.Provider)
+
+	// cost_usd_micros when cost_usd is absent.
+	m = pcommon.NewMap()
+	m.PutInt("cost_usd_micros", 5610)
+	MapUsage(EventAPIRequest, m, &r)
+	assert.InDelta(t, 0.00561, *r.Cost, 1e-12)
+}
+
+func TestContentKeysPerEvent(t *testing.T) {
+	m := pcommon.NewMap()
+	m.PutStr("tool_parameters", `{"full_command":"ls"}`)
+	m.PutStr("tool_input", `{"command":"ls"}`)
+	m.PutStr("prompt_text", "hi")
+	m.PutStr("error", "overloaded")
+	assert.Equal(t, "tool_parameters", QueryKey(EventToolDecision, m))
+	assert.Equal(t, "tool_input", QueryKey(EventToolResult, m))
+	assert.Equal(t, "prompt_text", QueryKey(EventUserPrompt, m))
+	assert.Equal(t, "", QueryKey(EventAPIRequest, m))
+	assert.Equal(t, "error", ResponseKey(EventAPIError, m))
+	assert.Equal(t, "", ResponseKey(EventToolResult, m))
+	assert.Equal(t, "", QueryKey("hook_started", m), "generic events read prompt/query/input only")
+}
+
+func TestFlagsAndMetrics(t *testing.T) {
+	assert.Equal(t, ComplianceFlags{}, Flags(nil))
+	f := Flags([]string{"ssn", "credit_card", "aws_access_key"})
+	assert.True(t, f.PIIAccess && f.HIPAARelevant && f.PCIRelevant && f.SecretExposure && f.GDPRApplicable)
+	assert.Equal(t, SecurityMetrics{RiskScore: 0, QueryComplexity: "low"}, Metrics(VerdictAllowed, "", 10))
+	assert.Equal(t, SecurityMetrics{RiskScore: 95, QueryComplexity: "high"}, Metrics(VerdictBlocked, "critical", 5000))
+	assert.Equal(t, 70, Metrics(VerdictBlocked, "low", 300).RiskScore)
+}

@@ -1,0 +1,143 @@
+package governanceprocessor // import "github.com/govcol/govcol/processor/governanceprocessor"
+
+import (
+	"slices"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/govcol/govcol/internal/pii"
+)
+
+// withheldMarker replaces a value on which PII detection failed: content is never stored in the clear.
+const withheldMarker = "[redaction-unavailable: content withheld]"
+
+// contentKeys carry prompts, commands, tool input and responses: always masked, never allow-listed.
+var contentKeys = map[string]bool{
+	"prompt": true, "prompt_text": true, "response": true, "tool_input": true, "tool_parameters": true,
+	"user_prompt": true, "full_command": true, "error": true, "query": true, "input": true, "output": true,
+	"command": true, "body": true, "message": true, "content": true,
+}
+
+// builtinSafeKeys are attributes whose string values are identifiers, enumerations, counts or model names in the
+// telemetry of Claude Code, Cowork and Claude Desktop (see the fixtures); they are not scanned. Every other string
+// value is.
+var builtinSafeKeys = []string{
+	// identifiers and sequencing
+	"user.id", "session.id", "prompt.id", "message.uuid", "tool_use_id", "request_id", "event.name", "event.timestamp",
+	"event.sequence", "plugin_id_hash", "gen_ai.conversation.id", "gen_ai.response.id", "gen_ai.tool.call.id",
+	"interaction.sequence",
+	// enumerations and names
+	"anthropic.provider", "terminal.type", "decision", "source", "tool_name", "tool_name_safe", "tool_source",
+	"permission_mode", "model", "speed", "query_source", "query_source_safe", "effort", "success", "span.type",
+	"gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.operation.name", "gen_ai.tool.name",
+	"llm_request.context", "stop_reason", "bash_command_class", "parent.source", "start_type", "type",
+	"managed_settings.trigger", "managed_settings.source_behavior", "managed_settings.helper.state",
+	"managed_settings.helper.applied", "plugin.name", "marketplace.name", "plugin.scope", "enabled_via", "safe_mode",
+	// numbers sent as strings
+	"prompt_length", "duration_ms", "tool_input_size_bytes", "tool_result_size_bytes", "response_length",
+	"status_code", "attempt",
+	// resource
+	"service.name", "service.version", "service.namespace", "os.type", "os.version", "host.arch",
+	"telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version",
+}
+
+// maskState accumulates what masking found on one record (or span, or data point).
+type maskState struct {
+	types    []pii.Type // union, sorted
+	fields   []string   // attribute keys whose value was masked or withheld
+	withheld int        // values withheld because detection failed
+	// perType counts masked values by type, for the processor's own telemetry (summed per batch).
+	perType map[pii.Type]int64
+}
+
+func (s *maskState) reset() {
+	s.types = s.types[:0]
+	s.fields = s.fields[:0]
+	s.withheld = 0
+}
+
+// masker applies the PII engine to pdata values.
+type masker struct {
+	engine *pii.Engine
+	safe   map[string]bool
+}
+
+func newMasker(engine *pii.Engine, extraSafe []string) *masker {
+	safe := make(map[string]bool, len(builtinSafeKeys)+len(extraSafe))
+	for _, k := range builtinSafeKeys {
+		safe[k] = true
+	}
+	for _, k := range extraSafe {
+		if !contentKeys[k] {
+			safe[k] = true
+		}
+	}
+	return &masker{engine: engine, safe: safe}
+}
+
+// maskMap masks every string value of m (recursively into maps and slices) except allow-listed keys at the top.
+func (mk *masker) maskMap(m pcommon.Map, st *maskState) {
+	for k, v := range m.All() {
+		if mk.safe[k] {
+			continue
+		}
+		mk.maskValue(k, v, st)
+	}
+}
+
+// maskValue masks v in place; field names the attribute for redacted_fields.
+func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		if s == "" {
+			return
+		}
+		res, err := mk.engine.Mask(s)
+		if err != nil {
+			v.SetStr(withheldMarker)
+			st.withheld++
+			st.addField(field)
+			return
+		}
+		if len(res.Types) > 0 || res.Truncated {
+			v.SetStr(res.Text)
+		}
+		if len(res.Types) > 0 {
+			st.addField(field)
+			for _, t := range res.Types {
+				if i, found := slices.BinarySearch(st.types, t); !found {
+					st.types = slices.Insert(st.types, i, t)
+				}
+				st.perType[t]++
+			}
+		}
+	case pcommon.ValueTypeMap:
+		for k, x := range v.Map().All() {
+			mk.maskValue(field+"."+k, x, st)
+		}
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := range s.Len() {
+			mk.maskValue(field, s.At(i), st)
+		}
+	}
+}
+
+func (s *maskState) addField(f string) {
+	if !slices.Contains(s.fields, f) {
+		s.fields = append(s.fields, f)
+	}
+}
+
+// capContent cuts masked content to max bytes on a rune boundary and marks the cut.
+func capContent(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…[truncated]"
+}

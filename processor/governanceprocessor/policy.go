@@ -1,0 +1,235 @@
+package governanceprocessor // import "github.com/govcol/govcol/processor/governanceprocessor"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottlspan"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/ottlfuncs"
+	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
+
+	"github.com/govcol/govcol/internal/audit"
+)
+
+// Built-in verdict rules (DESIGN section 6). They are always evaluated and always listed in policy_details.
+const (
+	ruleToolRejected         = "sys_tool_rejected"
+	ruleAPIError             = "sys_api_error"
+	rulePIIRedaction         = "sys_pii_redaction"
+	ruleRedactionUnavailable = "sys_redaction_unavailable"
+)
+
+// OTTL conditions of the system policies. Policies see the record as it will be stored (masked, with audit.event
+// and the other audit.* fields already set), so a secret shows up as its mask token: [REDACTED:<type>] or, in hash
+// mode, [<type>:<hmac8>].
+const (
+	toolEvent = `attributes["audit.event"] != nil and IsMatch(attributes["audit.event"], "^tool_(decision|result)$")`
+
+	destructiveShellRE = `(^|[\\s;&|(\"'])rm\\s+(-[a-zA-Z]*[rR][a-zA-Z]*[fF][a-zA-Z]*|-[a-zA-Z]*[fF][a-zA-Z]*[rR][a-zA-Z]*|-[rR]\\s+-[fF]|-[fF]\\s+-[rR]|--recursive\\s+--force|--force\\s+--recursive)\\s+(/|/\\*|~|~/|\\$HOME|\\*)(\\s|$|[\"';&|)])` +
+		`|mkfs(\\.[a-z0-9]+)?\\s+/dev/` +
+		`|\\bdd\\s+[^\\n]*\\bof=/dev/(sd|hd|nvme|xvd|vd|disk|mmcblk)` +
+		`|:\\(\\)\\s*\\{\\s*:\\s*\\|\\s*:\\s*&\\s*\\}\\s*;\\s*:` +
+		`|chmod\\s+-R\\s+0?777\\s+/(\\s|$|[\"';&])` +
+		`|>\\s*/dev/(sd|hd|nvme)[a-z0-9]*(\\s|$|[\"'])`
+
+	secretTokenRE = `\\[(REDACTED:)?(aws_access_key|github_token|slack_token|google_api_key|anthropic_key|openai_key|jwt|private_key|url_password|secret_assignment)[:\\]]`
+
+	prodCredentialRE = `(?i)(\\b(prod|production)[-_.]?(db|database|rds|mysql|postgres|pg)?[-_.]?(password|passwd|pwd|secret|token|credentials?|api[-_]?key)\\b` +
+		`|AWS_PROFILE=[\\w-]*prod|--profile[= ][\\w-]*prod|--context[= ][\\w-]*prod` +
+		`|\\.env\\.prod(uction)?\\b|secrets?/prod(uction)?\\b)`
+)
+
+func toolInputMatches(re string) string {
+	return fmt.Sprintf(`%s and ((attributes["tool_input"] != nil and IsMatch(attributes["tool_input"], "%s")) or (attributes["tool_parameters"] != nil and IsMatch(attributes["tool_parameters"], "%s")))`, toolEvent, re, re)
+}
+
+func commandMatches(re string) string {
+	return fmt.Sprintf(`attributes["full_command"] != nil and IsMatch(attributes["full_command"], "%s")`, re)
+}
+
+// systemPolicies ship enabled; disable_system_policies turns them off by id. Each is documented in the README.
+var systemPolicies = []PolicyConfig{
+	{ID: "sys_destructive_shell", Signal: "logs", Verdict: "blocked", Severity: "critical",
+		Description: "A tool call runs a destructive shell command (rm -rf on /, ~ or *, mkfs, dd onto a disk, a fork bomb, chmod -R 777 /, writing to a raw disk).",
+		Reason:      "destructive shell command in tool input", When: toolInputMatches(destructiveShellRE)},
+	{ID: "sys_destructive_shell_span", Signal: "traces", Verdict: "blocked", Severity: "critical",
+		Description: "The same rule on claude_code.tool spans (full_command).",
+		Reason:      "destructive shell command", When: commandMatches(destructiveShellRE)},
+	{ID: "sys_secret_in_tool_input", Signal: "logs", Verdict: "blocked", Severity: "high",
+		Description: "A tool call's input carries a secret (cloud or API key, token, JWT, private key, password); the secret itself is masked.",
+		Reason:      "secret in tool input", When: toolInputMatches(secretTokenRE)},
+	{ID: "sys_secret_in_command_span", Signal: "traces", Verdict: "blocked", Severity: "high",
+		Description: "The same rule on claude_code.tool spans (full_command).",
+		Reason:      "secret in command", When: commandMatches(secretTokenRE)},
+	{ID: "sys_production_credentials", Signal: "logs", Verdict: "needs_approval", Severity: "high",
+		Description: "A tool call uses production credentials (prod passwords, tokens or keys, a prod AWS profile or kube context, .env.production, secrets/prod).",
+		Reason:      "production credential use in tool input", When: toolInputMatches(prodCredentialRE)},
+}
+
+// compiledPolicy is a policy with its parsed condition.
+type compiledPolicy struct {
+	id, severity, reason string
+	verdict              audit.Verdict
+	severityRank         int
+	logCond              *ottl.Condition[*ottllog.TransformContext]
+	spanCond             *ottl.Condition[*ottlspan.TransformContext]
+}
+
+// policySet holds the enabled policies per signal, system policies first.
+type policySet struct {
+	logs, traces []*compiledPolicy
+}
+
+// compilePolicies parses every enabled system policy and every configured policy. An error names the policy and
+// the parse problem.
+func compilePolicies(cfg *Config, set component.TelemetrySettings) (*policySet, error) {
+	if set.Logger == nil {
+		set.Logger = zap.NewNop()
+	}
+	logParser, err := ottllog.NewParser(ottlfuncs.StandardConverters[*ottllog.TransformContext](), set)
+	if err != nil {
+		return nil, err
+	}
+	spanParser, err := ottlspan.NewParser(ottlfuncs.StandardConverters[*ottlspan.TransformContext](), set)
+	if err != nil {
+		return nil, err
+	}
+	disabled := map[string]bool{}
+	for _, id := range cfg.DisableSystemPolicies {
+		disabled[id] = true
+	}
+	all := make([]PolicyConfig, 0, len(systemPolicies)+len(cfg.Policies))
+	for _, p := range systemPolicies {
+		if !disabled[p.ID] {
+			all = append(all, p)
+		}
+	}
+	all = append(all, cfg.Policies...)
+
+	ps := &policySet{}
+	var errs []error
+	for _, p := range all {
+		cp := &compiledPolicy{id: p.ID, severity: p.Severity, reason: p.Reason, verdict: audit.Verdict(p.Verdict), severityRank: severities[p.Severity]}
+		if cp.reason == "" {
+			cp.reason = "policy " + p.ID + " matched"
+		}
+		switch p.Signal {
+		case "traces":
+			c, err := spanParser.ParseCondition(p.When)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("policy %q: invalid OTTL condition: %w", p.ID, err))
+				continue
+			}
+			cp.spanCond = c
+			ps.traces = append(ps.traces, cp)
+		default:
+			c, err := logParser.ParseCondition(p.When)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("policy %q: invalid OTTL condition: %w", p.ID, err))
+				continue
+			}
+			cp.logCond = c
+			ps.logs = append(ps.logs, cp)
+		}
+	}
+	return ps, errors.Join(errs...)
+}
+
+// evaluation accumulates the outcome of the rules and policies on one record.
+type evaluation struct {
+	results  []audit.PolicyResult
+	verdict  audit.Verdict
+	top      int // index into results of the top matched policy, -1 when none matched
+	topRank  [2]int
+	failures []string // ids of policies whose evaluation failed
+}
+
+func (e *evaluation) reset() {
+	e.results = e.results[:0]
+	e.verdict = audit.VerdictAllowed
+	e.top = -1
+	e.topRank = [2]int{-1, -1}
+	e.failures = e.failures[:0]
+}
+
+// add records one evaluated rule or policy.
+func (e *evaluation) add(id string, matched bool, verdict audit.Verdict, severity string, reason string) {
+	r := audit.PolicyResult{ID: id, Matched: matched}
+	if matched {
+		r.Verdict, r.Severity, r.Reason = verdict, severity, reason
+		e.verdict = audit.Stronger(e.verdict, verdict)
+		rank := [2]int{verdict.Rank(), severities[severity]}
+		if rank[0] > e.topRank[0] || (rank[0] == e.topRank[0] && rank[1] > e.topRank[1]) {
+			e.top, e.topRank = len(e.results), rank
+		}
+	}
+	e.results = append(e.results, r)
+}
+
+func (e *evaluation) failed(id string) {
+	e.results = append(e.results, audit.PolicyResult{ID: id, Error: true})
+	e.failures = append(e.failures, id)
+}
+
+// details builds policy_details.
+func (e *evaluation) details() audit.PolicyDetails {
+	d := audit.PolicyDetails{Evaluated: append([]audit.PolicyResult(nil), e.results...), Matched: []string{}, Reasons: []string{}}
+	for _, r := range e.results {
+		if r.Matched {
+			d.Matched = append(d.Matched, r.ID)
+			d.Reasons = append(d.Reasons, r.Reason)
+		}
+	}
+	if e.top >= 0 {
+		d.TopPolicy = e.results[e.top].ID
+	}
+	return d
+}
+
+func (e *evaluation) topSeverity() string {
+	if e.top < 0 {
+		return ""
+	}
+	return e.results[e.top].Severity
+}
+
+// policyLabel is the bounded metric label of the top policy: system ids as they are, tenant policies collapsed to
+// tenant_custom, none when nothing matched.
+func policyLabel(top string) string {
+	switch {
+	case top == "":
+		return "none"
+	case strings.HasPrefix(top, "sys_"):
+		return top
+	}
+	return "tenant_custom"
+}
+
+// evalLogPolicies evaluates the OTTL log policies on a record.
+func (ps *policySet) evalLogPolicies(ctx context.Context, tCtx *ottllog.TransformContext, e *evaluation) {
+	for _, p := range ps.logs {
+		ok, err := p.logCond.Eval(ctx, tCtx)
+		if err != nil {
+			e.failed(p.id)
+			continue
+		}
+		e.add(p.id, ok, p.verdict, p.severity, p.reason)
+	}
+}
+
+// evalSpanPolicies evaluates the OTTL span policies on a span.
+func (ps *policySet) evalSpanPolicies(ctx context.Context, tCtx *ottlspan.TransformContext, e *evaluation) {
+	for _, p := range ps.traces {
+		ok, err := p.spanCond.Eval(ctx, tCtx)
+		if err != nil {
+			e.failed(p.id)
+			continue
+		}
+		e.add(p.id, ok, p.verdict, p.severity, p.reason)
+	}
+}

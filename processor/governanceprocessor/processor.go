@@ -1,0 +1,368 @@
+package governanceprocessor // import "github.com/govcol/govcol/processor/governanceprocessor"
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/pii"
+	"github.com/govcol/govcol/processor/governanceprocessor/internal/metadata"
+)
+
+// governor is the processor's state shared by the three signals.
+type governor struct {
+	cfg       *Config
+	logger    *zap.Logger
+	masker    *masker
+	policies  *policySet
+	telemetry *metadata.TelemetryBuilder
+	hmacs     sync.Pool // of hash.Hash keyed with the query hash key
+	drop      map[string]bool
+	now       func() time.Time
+	scratch   sync.Pool // of *recordScratch
+}
+
+// recordScratch is reused across records to keep allocations per record low.
+type recordScratch struct {
+	mask maskState
+	eval evaluation
+}
+
+func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error) {
+	engine, err := pii.New(cfg.piiConfig())
+	if err != nil {
+		return nil, err
+	}
+	ps, err := compilePolicies(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(cfg.QueryHashKey)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		set.Logger.Warn("governance: query_hash_key is not set; using a random key, so query_hash values join only within this process run")
+	}
+	if cfg.AllowUnauthenticated {
+		set.Logger.Warn("governance: allow_unauthenticated is ON: data without a license is accepted and stamped with the default tenant. This is for local development only; never run it in production.",
+			zap.String("default_tenant", cfg.DefaultTenant.TenantID))
+	}
+	g := &governor{
+		cfg:       cfg,
+		logger:    set.Logger,
+		masker:    newMasker(engine, cfg.SafeAttributes),
+		policies:  ps,
+		telemetry: tb,
+		drop:      map[string]bool{},
+		now:       time.Now,
+	}
+	g.hmacs.New = func() any { return hmac.New(sha256.New, key) }
+	g.scratch.New = func() any { return &recordScratch{} }
+	for _, k := range cfg.Metrics.DropAttributes {
+		g.drop[k] = true
+	}
+	return g, nil
+}
+
+func (g *governor) shutdown(context.Context) error {
+	g.telemetry.Shutdown()
+	return nil
+}
+
+// stampedKeys are attribute keys govcol stamps on spans and metric data points (and, under audit., on logs);
+// incoming attributes that would collide with them, directly or after Prometheus label sanitisation (user.email ->
+// user_email), are removed so a payload cannot spoof them.
+var stampedKeys = map[string]bool{
+	"tenant_id": true, "org_id": true, "client_id": true, "user_email": true, "origin": true, "identity_source": true,
+}
+
+func isSpoofable(k string) bool {
+	if strings.HasPrefix(k, audit.AttrPrefix) || strings.HasPrefix(k, "audit_") {
+		return true
+	}
+	if stampedKeys[k] {
+		return true
+	}
+	// Keys that sanitise to a stamped label: tenant.id, org.id, client.id, user.email, tenant-id ...
+	if len(k) <= len("identity_source") && strings.ContainsAny(k, ".-/ ") {
+		return stampedKeys[strings.Map(func(r rune) rune {
+			switch r {
+			case '.', '-', '/', ' ':
+				return '_'
+			}
+			return r
+		}, k)]
+	}
+	return false
+}
+
+// stripSpoofable removes colliding attributes and returns the payload's claimed user email, if any.
+func stripSpoofable(m pcommon.Map) (claimedEmail string) {
+	m.RemoveIf(func(k string, v pcommon.Value) bool {
+		if !isSpoofable(k) {
+			return false
+		}
+		if k == "user.email" || k == "user_email" {
+			claimedEmail = v.AsString()
+		}
+		return true
+	})
+	return claimedEmail
+}
+
+// batchStats aggregates the own-telemetry of one batch, so counters are updated once per batch, not per record.
+type batchStats struct {
+	records  map[[2]string]int64 // verdict, origin
+	perType  map[pii.Type]int64
+	withheld int64
+	evalErrs map[string]int64
+}
+
+func newBatchStats() *batchStats {
+	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}}
+}
+
+func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats) {
+	sig := attribute.String("signal", signal)
+	for k, n := range st.records {
+		g.telemetry.GovernanceRecordsProcessed.Add(ctx, n, metric.WithAttributes(attribute.String("verdict", k[0]), attribute.String("origin", k[1])))
+	}
+	for t, n := range st.perType {
+		g.telemetry.GovernancePiiDetections.Add(ctx, n, metric.WithAttributes(sig, attribute.String("pii_type", string(t))))
+	}
+	if st.withheld > 0 {
+		g.telemetry.GovernanceValuesWithheld.Add(ctx, st.withheld, metric.WithAttributes(sig))
+	}
+	for id, n := range st.evalErrs {
+		g.telemetry.GovernancePolicyEvaluationErrors.Add(ctx, n, metric.WithAttributes(attribute.String("policy", id)))
+	}
+}
+
+func (g *governor) refused(ctx context.Context, signal string) {
+	g.telemetry.GovernanceBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", signal), attribute.String("reason", "unauthenticated")))
+}
+
+// resourceContext is what is known per resource: origin, plane and the payload's claimed email.
+type resourceContext struct {
+	origin       audit.Origin
+	plane        audit.Plane
+	claimedEmail string
+}
+
+func (g *governor) prepareResource(id *identity, res pcommon.Resource, st *maskState) resourceContext {
+	attrs := res.Attributes()
+	claimed := stripSpoofable(attrs)
+	g.masker.maskMap(attrs, st)
+	service := audit.Str(attrs, "service.name")
+	origin := audit.ClassifyOrigin(id.gatewayID, id.clientHeader, service)
+	return resourceContext{origin: origin, plane: audit.PlaneOf(service, origin), claimedEmail: claimed}
+}
+
+// processLogs turns every log record into a canonical audit record.
+func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	id, err := g.resolveIdentity(ctx)
+	if err != nil {
+		g.refused(ctx, "logs")
+		return ld, err
+	}
+	received := g.now().UTC()
+	stats := newBatchStats()
+	sc := g.scratch.Get().(*recordScratch)
+	defer g.scratch.Put(sc)
+	sc.mask.perType = stats.perType
+
+	for _, rl := range ld.ResourceLogs().All() {
+		sc.mask.reset()
+		rc := g.prepareResource(&id, rl.Resource(), &sc.mask)
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
+			}
+		}
+	}
+	g.flushStats(ctx, "logs", stats)
+	return ld, nil
+}
+
+// governLog builds the canonical record of one log record and stamps it as audit.* attributes.
+func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) {
+	attrs := lr.Attributes()
+	claimed := stripSpoofable(attrs)
+	if claimed == "" {
+		claimed = rc.claimedEmail
+	}
+
+	body := lr.Body()
+	event := audit.EventName(audit.Str(attrs, "event.name"), body.AsString())
+	if event == "" {
+		event = "unknown"
+	}
+	r := audit.Record{
+		ReceivedAt:     received,
+		Plane:          rc.plane,
+		Origin:         rc.origin,
+		RequestType:    audit.RequestType(rc.plane, event),
+		OrgID:          id.orgID,
+		TenantID:       id.tenantID,
+		ClientID:       id.clientID,
+		UserEmail:      id.userEmail,
+		IdentitySource: id.identitySource,
+		UserID:         audit.Str(attrs, "user.id"),
+		SessionID:      id.sessionHeader,
+	}
+	if r.UserID == "" {
+		r.UserID = audit.Str(attrs, "user.account_uuid")
+	}
+	if r.SessionID == "" {
+		r.SessionID = capHeader(audit.Str(attrs, "session.id"), g.cfg.MaxHeaderValueBytes)
+	}
+	switch {
+	case lr.Timestamp() != 0:
+		r.Timestamp = lr.Timestamp().AsTime().UTC()
+	case lr.ObservedTimestamp() != 0:
+		r.Timestamp = lr.ObservedTimestamp().AsTime().UTC()
+	default:
+		r.Timestamp = received
+	}
+	r.ID, r.DecisionID = g.recordIDs(&r, event, attrs, lr)
+
+	// query_hash is over the unmasked content, so it is computed before masking.
+	queryKey := audit.QueryKey(event, attrs)
+	if queryKey != "" {
+		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
+	}
+
+	// Mask the record: every non-allow-listed string attribute, and the body. Resource findings count too.
+	ms := &sc.mask
+	resourceTypes, resourceFields, resourceWithheld := len(ms.types), len(ms.fields), ms.withheld
+	g.masker.maskMap(attrs, ms)
+	g.masker.maskValue("body", body, ms)
+
+	// The payload's own identity claim is an identity fact, kept unmasked beside (never instead of) user_email.
+	if claimed != "" {
+		attrs.PutStr("claimed_user_email", capHeader(claimed, maxEmailBytes))
+	}
+	audit.MapUsage(event, attrs, &r)
+	if queryKey != "" {
+		r.Query = capContent(audit.Str(attrs, queryKey), g.cfg.MaxContentBytes)
+	}
+	if rk := audit.ResponseKey(event, attrs); rk != "" {
+		r.ResponseSample = capContent(audit.Str(attrs, rk), g.cfg.MaxContentBytes)
+	}
+	r.PIITypes = make([]string, len(ms.types))
+	for i, t := range ms.types {
+		r.PIITypes[i] = string(t)
+	}
+	r.RedactedFields = append([]string{}, ms.fields...)
+
+	// Facts policies can read: audit.event and friends are set before evaluation.
+	attrs.PutStr(audit.AttrEvent, event)
+	attrs.PutStr(audit.AttrTenantID, r.TenantID)
+	attrs.PutStr(audit.AttrOrigin, string(r.Origin))
+	attrs.PutStr(audit.AttrPlane, string(r.Plane))
+	attrs.PutStr(audit.AttrUserEmail, r.UserEmail)
+	attrs.PutStr(audit.AttrRequestType, r.RequestType)
+	if r.ToolName != "" {
+		attrs.PutStr(audit.AttrToolName, r.ToolName)
+	}
+
+	ev := &sc.eval
+	ev.reset()
+	g.builtinRules(event, attrs, ms, ev)
+	tCtx := ottllog.NewTransformContextPtr(rl, sl, lr)
+	g.policies.evalLogPolicies(ctx, tCtx, ev)
+	tCtx.Close()
+	for _, f := range ev.failures {
+		stats.evalErrs[f]++
+	}
+
+	r.PolicyDecision = ev.verdict
+	r.PolicyDetails = ev.details()
+	r.Obligations = []string{}
+	if len(ms.types) > 0 {
+		r.Obligations = append(r.Obligations, audit.ObligationRedactPII)
+	}
+	r.ComplianceFlags = audit.Flags(r.PIITypes)
+	r.SecurityMetrics = audit.Metrics(r.PolicyDecision, ev.topSeverity(), len(r.Query)+len(r.ResponseSample))
+
+	r.WriteAttributes(attrs, audit.Extra{
+		Event:              event,
+		LicenseID:          id.licenseID,
+		Tier:               id.tier,
+		AttemptedUserEmail: id.attemptedEmail,
+		PolicyLabel:        policyLabel(r.PolicyDetails.TopPolicy),
+	})
+
+	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
+	stats.withheld += int64(ms.withheld - resourceWithheld)
+	// Resource findings belong to every record of the resource; keep them, drop this record's own.
+	ms.types, ms.fields, ms.withheld = ms.types[:resourceTypes], ms.fields[:resourceFields], resourceWithheld
+}
+
+// builtinRules applies the verdict rules of DESIGN section 6 that do not depend on configuration.
+func (g *governor) builtinRules(event string, attrs pcommon.Map, ms *maskState, ev *evaluation) {
+	rejected := false
+	if event == audit.EventToolDecision {
+		switch strings.ToLower(audit.Str(attrs, "decision")) {
+		case "reject", "rejected", "deny", "denied", "block", "blocked":
+			rejected = true
+		}
+	}
+	ev.add(ruleToolRejected, rejected, audit.VerdictBlocked, "medium", "the tool call was rejected")
+	ev.add(ruleAPIError, event == audit.EventAPIError, audit.VerdictError, "medium", "the model API returned an error")
+	ev.add(rulePIIRedaction, len(ms.types) > 0, audit.VerdictRedacted, "low", "PII or secrets were masked")
+	ev.add(ruleRedactionUnavailable, ms.withheld > 0, audit.VerdictError, "high", "PII detection failed; content withheld")
+}
+
+// recordIDs derives the deterministic ids (see audit.IDs). Claude Code numbers its events per session, so the
+// session id and event.sequence identify an event; other sources fall back to a digest of the record's content.
+func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, lr plog.LogRecord) (string, string) {
+	seq := audit.Str(attrs, "event.sequence")
+	session := audit.Str(attrs, "session.id")
+	if seq != "" && session != "" {
+		return audit.IDs(r.TenantID, r.Timestamp, event, session, seq)
+	}
+	h := sha256.New()
+	h.Write([]byte(lr.Body().AsString()))
+	for k, v := range attrs.All() {
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+		h.Write([]byte{1})
+		h.Write([]byte(v.AsString()))
+	}
+	var sum [sha256.Size]byte
+	return audit.IDs(r.TenantID, r.Timestamp, event, session, seq, lr.TraceID().String(), lr.SpanID().String(),
+		strconv.FormatUint(uint64(lr.ObservedTimestamp()), 10), hex.EncodeToString(h.Sum(sum[:0])))
+}
+
+func (g *governor) queryHash(s string) string {
+	h := g.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(s))
+	var sum [sha256.Size]byte
+	out := "hmac-sha256:" + hex.EncodeToString(h.Sum(sum[:0]))
+	g.hmacs.Put(h)
+	return out
+}
