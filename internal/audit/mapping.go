@@ -47,7 +47,9 @@ func keysFor(table map[string][]string, event string) []string {
 }
 
 // QueryKey returns the attribute key whose value is the record's query, or "" when there is none.
-func QueryKey(event string, attrs pcommon.Map) string { return firstPresent(attrs, keysFor(queryKeys, event)) }
+func QueryKey(event string, attrs pcommon.Map) string {
+	return firstPresent(attrs, keysFor(queryKeys, event))
+}
 
 // ResponseKey returns the attribute key whose value is the record's response_sample, or "".
 func ResponseKey(event string, attrs pcommon.Map) string {

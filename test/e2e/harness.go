@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/license"
 )
 
@@ -245,6 +246,71 @@ func (s *Sink) SpanNames() []string {
 	return names
 }
 
+// Records returns the canonical audit records of every log record received, read back the way the govcol
+// exporters read them.
+func (s *Sink) Records(t testing.TB) []audit.Record {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []audit.Record
+	for _, ld := range s.logs {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					r, err := audit.FromLogRecord(rl.Resource(), lr)
+					require.NoError(t, err)
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// SpanAttributes returns the attributes of every span received with the given name.
+func (s *Sink) SpanAttributes(name string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, td := range s.traces {
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, span := range ss.Spans().All() {
+					if span.Name() == name {
+						out = append(out, span.Attributes().AsRaw())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MetricPoints returns the attributes of every data point of the named sum metric, with its resource attributes
+// under "resource".
+func (s *Sink) MetricPoints(name string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, md := range s.metrics {
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Name() != name || m.Type() != pmetric.MetricTypeSum {
+						continue
+					}
+					for _, dp := range m.Sum().DataPoints().All() {
+						a := dp.Attributes().AsRaw()
+						a["resource"] = rm.Resource().Attributes().AsRaw()
+						out = append(out, a)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Total is the number of log records, metric data points' metrics and spans received.
 func (s *Sink) Total() int {
 	return len(s.LogEventNames()) + len(s.MetricNames()) + len(s.SpanNames())
@@ -279,7 +345,8 @@ func (b *lockedBuffer) String() string {
 }
 
 // CollectorConfig is the configuration the harness writes: OTLP gRPC and HTTP with licenseauth and
-// include_metadata, every signal forwarded by otlp_http to sinkURL, internal telemetry on metricsPort.
+// include_metadata, every signal through the governance processor and forwarded by otlp_http to sinkURL, internal
+// telemetry on metricsPort.
 func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL string) string {
 	return fmt.Sprintf(`
 extensions:
@@ -298,6 +365,9 @@ receivers:
         endpoint: 127.0.0.1:%d
         include_metadata: true
         auth: {authenticator: licenseauth}
+processors:
+  governance:
+    query_hash_key: e2e-query-hash-key-0123456789
 exporters:
   otlp_http:
     endpoint: %s
@@ -314,9 +384,9 @@ service:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
   pipelines:
-    logs: {receivers: [otlp], exporters: [otlp_http]}
-    metrics: {receivers: [otlp], exporters: [otlp_http]}
-    traces: {receivers: [otlp], exporters: [otlp_http]}
+    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
+    metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
+    traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
 `, pemPath, healthPort, grpcPort, httpPort, sinkURL, metricsPort)
 }
 
@@ -428,6 +498,8 @@ type ClaudeRun struct {
 	Protocol string // http/json, http/protobuf or grpc
 	Headers  string // OTEL_EXPORTER_OTLP_HEADERS
 	Prompt   string
+	// ResourceAttributes is passed as OTEL_RESOURCE_ATTRIBUTES (a payload claim govcol must not trust).
+	ResourceAttributes string
 }
 
 // RunClaude runs the real Claude Code CLI once, non-interactively, with telemetry pointed at the collector and the
@@ -467,6 +539,9 @@ func RunClaude(t testing.TB, c *Collector, stub *AnthropicStub, run ClaudeRun) s
 		"OTEL_METRIC_EXPORT_INTERVAL=1000",
 		"OTEL_LOGS_EXPORT_INTERVAL=500",
 		"OTEL_TRACES_EXPORT_INTERVAL=500",
+	}
+	if run.ResourceAttributes != "" {
+		cmd.Env = append(cmd.Env, "OTEL_RESOURCE_ATTRIBUTES="+run.ResourceAttributes)
 	}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "claude failed (stub saw %v):\n%s", stub.Requests(), out)
