@@ -77,9 +77,12 @@ type Extra struct {
 // repeated in metadata.
 var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response": true}
 
-// WriteAttributes stamps r (and extra) on m as audit.* attributes. Chain fields are written when set.
+// MaxStampedAttributes is the most attributes WriteAttributes adds, for callers that reserve capacity.
+const MaxStampedAttributes = 45
+
+// WriteAttributes stamps r (and extra) on m as audit.* attributes. Chain fields are written when set. Callers that
+// stamp many records reserve capacity first (MaxStampedAttributes).
 func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
-	m.EnsureCapacity(m.Len() + 40)
 	putStr := func(k, v string) {
 		if v != "" {
 			m.PutStr(k, v)
@@ -106,7 +109,7 @@ func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
 	putStr(AttrUserID, r.UserID)
 	putStr(AttrSessionID, r.SessionID)
 	m.PutStr(AttrPolicyDecision, string(r.PolicyDecision))
-	m.PutStr(AttrPolicyDetails, string(r.PolicyDetailsJSON()))
+	m.PutStr(AttrPolicyDetails, string(r.PolicyDetails.AppendJSON(make([]byte, 0, 64+96*len(r.PolicyDetails.Evaluated)))))
 	putStr(AttrTopPolicy, r.PolicyDetails.TopPolicy)
 	putStr(AttrPolicyLabel, extra.PolicyLabel)
 	putStrings(m, AttrObligations, r.Obligations)
@@ -125,8 +128,8 @@ func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
 	if r.Cost != nil {
 		m.PutDouble(AttrCost, *r.Cost)
 	}
-	m.PutStr(AttrComplianceFlags, string(r.ComplianceFlagsJSON()))
-	m.PutStr(AttrSecurityMetrics, string(r.SecurityMetricsJSON()))
+	m.PutStr(AttrComplianceFlags, r.ComplianceFlags.jsonString())
+	m.PutStr(AttrSecurityMetrics, r.SecurityMetrics.jsonString())
 	putStr(AttrChainID, r.ChainID)
 	if r.ChainSeq != 0 {
 		m.PutInt(AttrChainSeq, r.ChainSeq)

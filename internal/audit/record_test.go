@@ -209,3 +209,29 @@ func TestFlagsAndMetrics(t *testing.T) {
 	assert.Equal(t, SecurityMetrics{RiskScore: 95, QueryComplexity: "high"}, Metrics(VerdictBlocked, "critical", 5000))
 	assert.Equal(t, 70, Metrics(VerdictBlocked, "low", 300).RiskScore)
 }
+
+func TestHandWrittenJSONMatchesEncodingJSON(t *testing.T) {
+	for _, d := range []PolicyDetails{
+		{Evaluated: []PolicyResult{}},
+		{Evaluated: []PolicyResult{{ID: "a"}, {ID: "b", Matched: true, Verdict: VerdictBlocked, Severity: "high", Reason: "rm -rf \"/\" <x> & ü\n"}, {ID: "c", Error: true}},
+			Matched: []string{"b"}, Reasons: []string{"rm -rf \"/\" <x> & ü\n"}, TopPolicy: "b"},
+	} {
+		if d.Matched == nil {
+			d.Matched, d.Reasons = []string{}, []string{}
+		}
+		want, err := json.Marshal(d)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(d.AppendJSON(nil)))
+		assert.Equal(t, string(want), string(d.AppendJSON(nil)))
+	}
+	// Where encoding/json writes null for a nil list, the column always holds a list.
+	assert.JSONEq(t, `{"evaluated":[],"matched":[],"reasons":[]}`, string(PolicyDetails{}.AppendJSON(nil)))
+	for _, f := range []ComplianceFlags{{}, {PIIAccess: true, PCIRelevant: true}} {
+		want, _ := json.Marshal(f)
+		assert.Equal(t, string(want), f.jsonString())
+		assert.Equal(t, string(want), f.jsonString(), "cached")
+	}
+	m := SecurityMetrics{RiskScore: 80, QueryComplexity: "medium"}
+	want, _ := json.Marshal(m)
+	assert.Equal(t, string(want), m.jsonString())
+}

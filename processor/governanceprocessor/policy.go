@@ -28,7 +28,7 @@ const (
 // and the other audit.* fields already set), so a secret shows up as its mask token: [REDACTED:<type>] or, in hash
 // mode, [<type>:<hmac8>].
 const (
-	toolEvent = `attributes["audit.event"] != nil and IsMatch(attributes["audit.event"], "^tool_(decision|result)$")`
+	toolEvent = `(attributes["audit.event"] == "tool_result" or attributes["audit.event"] == "tool_decision")`
 
 	destructiveShellRE = `(^|[\\s;&|(\"'])rm\\s+(-[a-zA-Z]*[rR][a-zA-Z]*[fF][a-zA-Z]*|-[a-zA-Z]*[fF][a-zA-Z]*[rR][a-zA-Z]*|-[rR]\\s+-[fF]|-[fF]\\s+-[rR]|--recursive\\s+--force|--force\\s+--recursive)\\s+(/|/\\*|~|~/|\\$HOME|\\*)(\\s|$|[\"';&|)])` +
 		`|mkfs(\\.[a-z0-9]+)?\\s+/dev/` +
@@ -176,9 +176,10 @@ func (e *evaluation) failed(id string) {
 	e.failures = append(e.failures, id)
 }
 
-// details builds policy_details.
+// details builds policy_details. Evaluated aliases the evaluation's scratch slice: the caller serialises it before
+// the next record is evaluated.
 func (e *evaluation) details() audit.PolicyDetails {
-	d := audit.PolicyDetails{Evaluated: append([]audit.PolicyResult(nil), e.results...), Matched: []string{}, Reasons: []string{}}
+	d := audit.PolicyDetails{Evaluated: e.results}
 	for _, r := range e.results {
 		if r.Matched {
 			d.Matched = append(d.Matched, r.ID)

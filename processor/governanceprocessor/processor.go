@@ -210,6 +210,8 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) {
 	attrs := lr.Attributes()
 	claimed := stripSpoofable(attrs)
+	// One allocation for everything stamped below, instead of repeated growth.
+	attrs.EnsureCapacity(attrs.Len() + audit.MaxStampedAttributes + 1)
 	if claimed == "" {
 		claimed = rc.claimedEmail
 	}
