@@ -109,7 +109,7 @@ func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
 	putStr(AttrUserID, r.UserID)
 	putStr(AttrSessionID, r.SessionID)
 	m.PutStr(AttrPolicyDecision, string(r.PolicyDecision))
-	m.PutStr(AttrPolicyDetails, string(r.PolicyDetails.AppendJSON(make([]byte, 0, 64+96*len(r.PolicyDetails.Evaluated)))))
+	m.PutStr(AttrPolicyDetails, string(r.PolicyDetailsJSON()))
 	putStr(AttrTopPolicy, r.PolicyDetails.TopPolicy)
 	putStr(AttrPolicyLabel, extra.PolicyLabel)
 	putStrings(m, AttrObligations, r.Obligations)

@@ -171,16 +171,19 @@ func (r *Record) Validate() error {
 	return nil
 }
 
-// MarshalJSON-friendly helpers for the three JSON columns, so exporters write exactly what the processor built.
+// The JSON columns, encoded by the same code that stamps them on the record (json.go), so exporters write exactly
+// what the processor built.
 
-// PolicyDetailsJSON returns policy_details as JSON.
-func (r *Record) PolicyDetailsJSON() []byte { return mustJSON(r.PolicyDetails) }
+// PolicyDetailsJSON returns policy_details as JSON (lists are [] when empty, never null).
+func (r *Record) PolicyDetailsJSON() []byte {
+	return r.PolicyDetails.AppendJSON(make([]byte, 0, 64+96*len(r.PolicyDetails.Evaluated)))
+}
 
 // ComplianceFlagsJSON returns compliance_flags as JSON.
-func (r *Record) ComplianceFlagsJSON() []byte { return mustJSON(r.ComplianceFlags) }
+func (r *Record) ComplianceFlagsJSON() []byte { return []byte(r.ComplianceFlags.jsonString()) }
 
 // SecurityMetricsJSON returns security_metrics as JSON.
-func (r *Record) SecurityMetricsJSON() []byte { return mustJSON(r.SecurityMetrics) }
+func (r *Record) SecurityMetricsJSON() []byte { return []byte(r.SecurityMetrics.jsonString()) }
 
 // MetadataJSON returns metadata as JSON ({} when empty).
 func (r *Record) MetadataJSON() []byte {
