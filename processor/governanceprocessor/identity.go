@@ -133,12 +133,5 @@ func capHeader(s string, max int) string {
 			return r
 		}, s)
 	}
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return s
+	return truncateUTF8(s, max)
 }

@@ -2,6 +2,7 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 
 import (
 	"slices"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -54,6 +55,28 @@ func (s *maskState) reset() {
 	s.types = s.types[:0]
 	s.fields = s.fields[:0]
 	s.withheld = 0
+}
+
+// maskMark is a point in a maskState: what the resource contributed before a record's own findings.
+type maskMark struct {
+	types    []pii.Type // a copy: types is a sorted set, so a record's types can be inserted before the resource's
+	fields   int
+	withheld int
+}
+
+func (s *maskState) mark() maskMark {
+	m := maskMark{fields: len(s.fields), withheld: s.withheld}
+	if len(s.types) > 0 {
+		m.types = slices.Clone(s.types)
+	}
+	return m
+}
+
+// rewind drops the findings added since m (a record's own) and keeps the resource's, which belong to every record
+// of the resource.
+func (s *maskState) rewind(m maskMark) {
+	s.types = append(s.types[:0], m.types...)
+	s.fields, s.withheld = s.fields[:m.fields], m.withheld
 }
 
 // masker applies the PII engine to pdata values.
@@ -135,9 +158,17 @@ func capContent(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
+	return truncateUTF8(s, max) + "…[truncated]"
+}
+
+// truncateUTF8 returns the longest prefix of s of at most max bytes that ends on a rune boundary.
+func truncateUTF8(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
 	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…[truncated]"
+	return s[:cut]
 }

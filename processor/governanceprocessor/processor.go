@@ -171,34 +171,48 @@ type resourceContext struct {
 	claimedEmail string
 }
 
-func (g *governor) prepareResource(id *identity, res pcommon.Resource, st *maskState) resourceContext {
+// beginBatch resolves the request's identity (refusing and counting a batch without one) and hands out the batch's
+// statistics and scratch space; the caller returns the scratch with g.scratch.Put.
+func (g *governor) beginBatch(ctx context.Context, signal string) (identity, *batchStats, *recordScratch, error) {
+	id, err := g.resolveIdentity(ctx)
+	if err != nil {
+		g.refused(ctx, signal)
+		return identity{}, nil, nil, err
+	}
+	stats := newBatchStats()
+	sc := g.scratch.Get().(*recordScratch)
+	sc.mask.perType = stats.perType
+	return id, stats, sc, nil
+}
+
+// prepareResource strips and masks a resource's attributes (counting what it withholds), classifies its origin and
+// plane, and returns the mask state's mark after the resource, to which each record rewinds.
+func (g *governor) prepareResource(id *identity, res pcommon.Resource, ms *maskState, stats *batchStats) (resourceContext, maskMark) {
+	ms.reset()
 	attrs := res.Attributes()
 	claimed := stripSpoofable(attrs)
-	g.masker.maskMap(attrs, st)
+	g.masker.maskMap(attrs, ms)
+	stats.withheld += int64(ms.withheld)
 	service := audit.Str(attrs, "service.name")
 	origin := audit.ClassifyOrigin(id.gatewayID, id.clientHeader, service)
-	return resourceContext{origin: origin, plane: audit.PlaneOf(service, origin), claimedEmail: claimed}
+	return resourceContext{origin: origin, plane: audit.PlaneOf(service, origin), claimedEmail: claimed}, ms.mark()
 }
 
 // processLogs turns every log record into a canonical audit record.
 func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
-	id, err := g.resolveIdentity(ctx)
+	id, stats, sc, err := g.beginBatch(ctx, "logs")
 	if err != nil {
-		g.refused(ctx, "logs")
 		return ld, err
 	}
-	received := g.now().UTC()
-	stats := newBatchStats()
-	sc := g.scratch.Get().(*recordScratch)
 	defer g.scratch.Put(sc)
-	sc.mask.perType = stats.perType
-
+	received := g.now().UTC()
 	for _, rl := range ld.ResourceLogs().All() {
-		sc.mask.reset()
-		rc := g.prepareResource(&id, rl.Resource(), &sc.mask)
+		rc, resMark := g.prepareResource(&id, rl.Resource(), &sc.mask, stats)
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
+				stats.withheld += int64(sc.mask.withheld - resMark.withheld)
+				sc.mask.rewind(resMark)
 			}
 		}
 	}
@@ -258,7 +272,6 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	// Mask the record: every non-allow-listed string attribute, and the body. Resource findings count too.
 	ms := &sc.mask
-	resourceTypes, resourceFields, resourceWithheld := len(ms.types), len(ms.fields), ms.withheld
 	g.masker.maskMap(attrs, ms)
 	g.masker.maskValue("body", body, ms)
 
@@ -318,9 +331,6 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	})
 
 	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
-	stats.withheld += int64(ms.withheld - resourceWithheld)
-	// Resource findings belong to every record of the resource; keep them, drop this record's own.
-	ms.types, ms.fields, ms.withheld = ms.types[:resourceTypes], ms.fields[:resourceFields], resourceWithheld
 }
 
 // builtinRules applies the verdict rules of DESIGN section 6 that do not depend on configuration.
@@ -334,6 +344,11 @@ func (g *governor) builtinRules(event string, attrs pcommon.Map, ms *maskState, 
 	}
 	ev.add(ruleToolRejected, rejected, audit.VerdictBlocked, "medium", "the tool call was rejected")
 	ev.add(ruleAPIError, event == audit.EventAPIError, audit.VerdictError, "medium", "the model API returned an error")
+	maskingRules(ms, ev)
+}
+
+// maskingRules are the built-in rules on what masking found; logs and spans both apply them.
+func maskingRules(ms *maskState, ev *evaluation) {
 	ev.add(rulePIIRedaction, len(ms.types) > 0, audit.VerdictRedacted, "low", "PII or secrets were masked")
 	ev.add(ruleRedactionUnavailable, ms.withheld > 0, audit.VerdictError, "high", "PII detection failed; content withheld")
 }

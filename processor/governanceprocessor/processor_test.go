@@ -431,3 +431,20 @@ func TestFixtureMetrics(t *testing.T) {
 	assert.Equal(t, md.DataPointCount(), n)
 	assert.Positive(t, n)
 }
+
+// TestResourceFindingsApplyToEveryRecord: a resource's PII belongs to each of its records, and one record's own
+// findings never leak into the next, even when they sort before the resource's.
+func TestResourceFindingsApplyToEveryRecord(t *testing.T) {
+	g := newTestGovernor(t, nil)
+	ld := logOf("claude-code", "claude_code.user_prompt", map[string]any{"event.name": "user_prompt", "prompt": "card 4111 1111 1111 1111"})
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("host.owner", "owner@corp.example")
+	second := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty()
+	second.Body().SetStr("claude_code.plugin_loaded")
+	second.Attributes().PutStr("event.name", "plugin_loaded")
+	recs := records(t, g, authCtx(license(), nil), ld)
+	require.Len(t, recs, 2)
+	assert.Equal(t, []string{"credit_card", "email"}, recs[0].PIITypes)
+	assert.Equal(t, []string{"email"}, recs[1].PIITypes)
+	assert.Equal(t, []string{"host.owner"}, recs[1].RedactedFields)
+	assert.Equal(t, audit.VerdictRedacted, recs[1].PolicyDecision)
+}

@@ -21,24 +21,16 @@ func stampIdentity(m pcommon.Map, id *identity, origin audit.Origin) {
 // processTraces strips spoofable attributes, masks span and span-event attributes, evaluates span policies and
 // stamps tenant_id, user_email, origin and audit.policy_decision on every span.
 func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	id, err := g.resolveIdentity(ctx)
+	id, stats, sc, err := g.beginBatch(ctx, "traces")
 	if err != nil {
-		g.refused(ctx, "traces")
 		return td, err
 	}
-	stats := newBatchStats()
-	sc := g.scratch.Get().(*recordScratch)
 	defer g.scratch.Put(sc)
-	sc.mask.perType = stats.perType
+	ms := &sc.mask
 	for _, rs := range td.ResourceSpans().All() {
-		sc.mask.reset()
-		rc := g.prepareResource(&id, rs.Resource(), &sc.mask)
-		resWithheld := sc.mask.withheld
-		stats.withheld += int64(resWithheld)
+		rc, resMark := g.prepareResource(&id, rs.Resource(), ms, stats)
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, span := range ss.Spans().All() {
-				ms := &sc.mask
-				nTypes, nFields := len(ms.types), len(ms.fields)
 				attrs := span.Attributes()
 				claimed := stripSpoofable(attrs)
 				g.masker.maskMap(attrs, ms)
@@ -53,8 +45,7 @@ func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.
 
 				ev := &sc.eval
 				ev.reset()
-				ev.add(rulePIIRedaction, len(ms.types) > 0, audit.VerdictRedacted, "low", "PII or secrets were masked")
-				ev.add(ruleRedactionUnavailable, ms.withheld > 0, audit.VerdictError, "high", "PII detection failed; content withheld")
+				maskingRules(ms, ev)
 				tCtx := ottlspan.NewTransformContextPtr(rs, ss, span)
 				g.policies.evalSpanPolicies(ctx, tCtx, ev)
 				tCtx.Close()
@@ -65,8 +56,8 @@ func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.
 				if ev.top >= 0 {
 					attrs.PutStr(audit.AttrTopPolicy, ev.results[ev.top].ID)
 				}
-				stats.withheld += int64(ms.withheld - resWithheld)
-				ms.types, ms.fields, ms.withheld = ms.types[:nTypes], ms.fields[:nFields], resWithheld
+				stats.withheld += int64(ms.withheld - resMark.withheld)
+				ms.rewind(resMark)
 			}
 		}
 	}
@@ -78,30 +69,26 @@ func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.
 // resources and data points, string attributes are masked, and tenant_id, user_email and origin are stamped on
 // every data point.
 func (g *governor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-	id, err := g.resolveIdentity(ctx)
+	id, stats, sc, err := g.beginBatch(ctx, "metrics")
 	if err != nil {
-		g.refused(ctx, "metrics")
 		return md, err
 	}
-	stats := newBatchStats()
-	sc := g.scratch.Get().(*recordScratch)
 	defer g.scratch.Put(sc)
-	sc.mask.perType = stats.perType
+	ms := &sc.mask
 	for _, rm := range md.ResourceMetrics().All() {
-		sc.mask.reset()
-		rc := g.prepareResource(&id, rm.Resource(), &sc.mask)
+		rc, resMark := g.prepareResource(&id, rm.Resource(), ms, stats)
 		g.dropAttributes(rm.Resource().Attributes())
 		for _, sm := range rm.ScopeMetrics().All() {
 			for _, m := range sm.Metrics().All() {
 				forEachDataPointAttributes(m, func(attrs pcommon.Map) {
 					stripSpoofable(attrs)
 					g.dropAttributes(attrs)
-					g.masker.maskMap(attrs, &sc.mask)
+					g.masker.maskMap(attrs, ms)
 					stampIdentity(attrs, &id, rc.origin)
 				})
 			}
 		}
-		stats.withheld += int64(sc.mask.withheld)
+		stats.withheld += int64(ms.withheld - resMark.withheld)
 	}
 	g.flushStats(ctx, "metrics", stats)
 	return md, nil

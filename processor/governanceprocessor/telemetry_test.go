@@ -61,4 +61,12 @@ func TestOwnTelemetry(t *testing.T) {
 	metadatatest.AssertEqualGovernanceValuesWithheld(t, tt, []metricdata.DataPoint[int64]{
 		{Value: 2, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
 	}, opts...)
+
+	// A value withheld on the resource counts once, beside the record's own: host.name, prompt and body.
+	ld := logOf("claude-code", "x", map[string]any{"prompt": "hello"})
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("host.name", "dev-laptop")
+	require.NoError(t, p2.ConsumeLogs(authCtx(license(), nil), ld))
+	metadatatest.AssertEqualGovernanceValuesWithheld(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 5, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
+	}, opts...)
 }
