@@ -28,13 +28,11 @@ import (
 // governor is the processor's state shared by the three signals.
 type governor struct {
 	cfg       *Config
-	logger    *zap.Logger
 	masker    *masker
 	policies  *policySet
 	telemetry *metadata.TelemetryBuilder
 	hmacs     sync.Pool // of hash.Hash keyed with the query hash key
 	drop      map[string]bool
-	now       func() time.Time
 	scratch   sync.Pool // of *recordScratch
 }
 
@@ -71,12 +69,10 @@ func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error
 	}
 	g := &governor{
 		cfg:       cfg,
-		logger:    set.Logger,
 		masker:    newMasker(engine, cfg.SafeAttributes),
 		policies:  ps,
 		telemetry: tb,
 		drop:      map[string]bool{},
-		now:       time.Now,
 	}
 	g.hmacs.New = func() any { return hmac.New(sha256.New, key) }
 	g.scratch.New = func() any { return &recordScratch{} }
@@ -205,7 +201,7 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 		return ld, err
 	}
 	defer g.scratch.Put(sc)
-	received := g.now().UTC()
+	received := time.Now().UTC()
 	for _, rl := range ld.ResourceLogs().All() {
 		rc, resMark := g.prepareResource(&id, rl.Resource(), &sc.mask, stats)
 		for _, sl := range rl.ScopeLogs().All() {
