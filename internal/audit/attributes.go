@@ -235,7 +235,7 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	r.PrevHash = str(AttrPrevHash)
 	r.RecordHash = str(AttrRecordHash)
 
-	md := make(map[string]any, attrs.Len()-30)
+	md := make(map[string]any, max(attrs.Len()-MaxStampedAttributes, 0))
 	for k, v := range attrs.All() {
 		if strings.HasPrefix(k, AttrPrefix) || ContentKeys[k] {
 			continue
