@@ -179,6 +179,11 @@ func (r *Record) PolicyDetailsJSON() []byte {
 	return r.PolicyDetails.AppendJSON(make([]byte, 0, 64+96*len(r.PolicyDetails.Evaluated)))
 }
 
+// ObligationsJSON returns obligations as a JSON list ([] when empty).
+func (r *Record) ObligationsJSON() []byte {
+	return appendStrings(make([]byte, 0, 2+16*len(r.Obligations)), r.Obligations)
+}
+
 // ComplianceFlagsJSON returns compliance_flags as JSON.
 func (r *Record) ComplianceFlagsJSON() []byte { return []byte(r.ComplianceFlags.jsonString()) }
 

@@ -1,0 +1,524 @@
+package postgresauditexporter // import "github.com/govcol/govcol/exporter/postgresauditexporter"
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/govcol/govcol/exporter/postgresauditexporter/internal/metadata"
+	"github.com/govcol/govcol/internal/audit"
+)
+
+// auditExporter is the component. exporterhelper owns the queue, batching, timeout and retries; the exporter adds
+// what an audit trail needs on top: a batch that keeps failing until its retry budget runs out (or that is still
+// failing at shutdown) is spilled to the fallback file rather than dropped, and replayed later.
+type auditExporter struct {
+	cfg        *Config
+	logger     *zap.Logger
+	tb         *metadata.TelemetryBuilder
+	spillAfter time.Duration
+
+	pool   *pgxpool.Pool
+	w      *writer
+	fb     *fallbackFile
+	dead   *deadLetterFile
+	ready  atomic.Bool // schema migrated and partitions ensured
+	readyM sync.Mutex
+
+	// pending holds each batch that failed at least once and is neither stored nor spilled yet, with the time of its
+	// first failure. exporterhelper retries a batch with the same plog.Logs, which identifies it.
+	pendingMu sync.Mutex
+	pending   map[plog.Logs]time.Time
+	// spilling is set once a batch was spilled; later failing batches spill at once until the file is replayed.
+	spilling atomic.Bool
+
+	replayMu   sync.Mutex
+	replayKick chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	now        func() time.Time
+}
+
+func newAuditExporter(cfg *Config, set component.TelemetrySettings) (*auditExporter, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	return &auditExporter{
+		cfg:        cfg,
+		logger:     set.Logger,
+		tb:         tb,
+		spillAfter: cfg.spillAfter(),
+		pending:    map[plog.Logs]time.Time{},
+		replayKick: make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		now:        time.Now,
+	}, nil
+}
+
+func (e *auditExporter) start(ctx context.Context, _ component.Host) error {
+	pcfg, err := pgxpool.ParseConfig(e.cfg.dsn())
+	if err != nil {
+		// pgx's parse errors may quote the DSN; say only which setting is wrong.
+		return errors.New("postgresaudit: dsn is not a valid Postgres connection string")
+	}
+	pcfg.MaxConns = e.cfg.Pool.MaxConns
+	pcfg.ConnConfig.ConnectTimeout = e.cfg.Pool.ConnectTimeout
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "govcol-postgresaudit"
+	if e.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return fmt.Errorf("postgresaudit: connection pool: %w", err)
+	}
+	e.w = newWriter(e.pool, e.cfg.Table)
+	if e.fb, err = openFallback(e.cfg.Fallback.Path, e.cfg.Fallback.MaxBytes); err != nil {
+		return fmt.Errorf("postgresaudit: %w", err)
+	}
+	if e.dead, err = openDeadLetter(e.cfg.deadLetterPath(), e.cfg.Fallback.DeadLetterMaxBytes); err != nil {
+		return fmt.Errorf("postgresaudit: %w", err)
+	}
+	e.reportFallback()
+	// An unreachable database must not stop the collector from starting: records spill to the fallback file and
+	// the schema is prepared on the first successful contact.
+	sctx, cancel := context.WithTimeout(ctx, e.cfg.Pool.ConnectTimeout+10*time.Second)
+	if err := e.ensureReady(sctx); err != nil {
+		e.logger.Warn("Postgres not ready at start; records will spill to the fallback file until it is",
+			zap.String("error", safeError(err)))
+	}
+	cancel()
+	e.wg.Add(2)
+	go e.replayLoop()
+	go e.maintenanceLoop()
+	e.kickReplay() // records left by a previous run
+	return nil
+}
+
+// ensureReady migrates the schema (when create_schema) and creates the partitions, once.
+func (e *auditExporter) ensureReady(ctx context.Context) error {
+	if e.ready.Load() {
+		return nil
+	}
+	e.readyM.Lock()
+	defer e.readyM.Unlock()
+	if e.ready.Load() {
+		return nil
+	}
+	if e.cfg.CreateSchema {
+		conn, err := e.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = migrateSchema(ctx, conn.Conn(), e.cfg.Table)
+		conn.Release()
+		if err != nil {
+			return err
+		}
+		if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+			return fmt.Errorf("creating partitions: %w", err)
+		}
+	}
+	e.ready.Store(true)
+	return nil
+}
+
+func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	recs, bad := e.convert(ld)
+	if len(bad) > 0 && !e.isPending(ld) { // a retry of the batch: its malformed records were dead-lettered already
+		e.deadLetter(ctx, "malformed", bad)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	err := e.store(ctx, recs)
+	if err == nil {
+		e.settled(ld)
+		if e.fb.depth() > 0 {
+			e.kickReplay()
+		}
+		return nil
+	}
+	first := e.failed(ld)
+	if e.spillAfter >= 0 && !e.spilling.Load() && e.now().Sub(first) < e.spillAfter {
+		return fmt.Errorf("postgresaudit: writing %d records: %s", len(recs), safeError(err))
+	}
+	if serr := e.spill(recs); serr != nil {
+		e.logger.Error("Postgres unreachable and the fallback file refused the batch", zap.Error(serr))
+		return serr
+	}
+	e.logger.Warn("Postgres unreachable beyond the retry budget; batch spilled to the fallback file",
+		zap.Int("records", len(recs)), zap.String("error", safeError(err)), zap.String("path", e.cfg.Fallback.Path))
+	e.settled(ld)
+	return nil
+}
+
+// failed records a failure of ld and returns the time of its first failure.
+func (e *auditExporter) failed(ld plog.Logs) time.Time {
+	e.pendingMu.Lock()
+	defer e.pendingMu.Unlock()
+	first, ok := e.pending[ld]
+	if !ok {
+		first = e.now()
+		e.pending[ld] = first
+	}
+	return first
+}
+
+func (e *auditExporter) isPending(ld plog.Logs) bool {
+	e.pendingMu.Lock()
+	defer e.pendingMu.Unlock()
+	_, ok := e.pending[ld]
+	return ok
+}
+
+func (e *auditExporter) settled(ld plog.Logs) {
+	e.pendingMu.Lock()
+	delete(e.pending, ld)
+	e.pendingMu.Unlock()
+}
+
+func (e *auditExporter) spill(recs []audit.Record) error {
+	if err := e.fb.append(recs); err != nil {
+		return err
+	}
+	e.spilling.Store(true)
+	e.tb.PostgresauditFallbackSpilled.Add(context.Background(), int64(len(recs)))
+	e.reportFallback()
+	return nil
+}
+
+func (e *auditExporter) reportFallback() {
+	depth := e.fb.depth()
+	active := int64(0)
+	if depth > 0 || e.spilling.Load() {
+		active = 1
+	}
+	e.tb.PostgresauditFallbackDepth.Record(context.Background(), depth)
+	e.tb.PostgresauditFallbackActive.Record(context.Background(), active)
+}
+
+// convert reads the canonical records; log records that are not governed audit records are returned as dead
+// letters (reported and skipped, the rest of the batch is written).
+func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []deadLetter) {
+	recs := make([]audit.Record, 0, ld.LogRecordCount())
+	var bad []deadLetter
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				rec, err := audit.FromLogRecord(rl.Resource(), lrs.At(k))
+				if err == nil {
+					_, err = newRow(&rec)
+				}
+				if err != nil {
+					bad = append(bad, deadLetter{Reason: "malformed", Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+					continue
+				}
+				recs = append(recs, rec)
+			}
+		}
+	}
+	return recs, bad
+}
+
+// rawLogRecord keeps what a malformed record carried (it passed the governance processor, so its content is masked).
+func rawLogRecord(lr plog.LogRecord) map[string]any {
+	return map[string]any{
+		"time":       lr.Timestamp().AsTime(),
+		"body":       lr.Body().AsString(),
+		"attributes": lr.Attributes().AsRaw(),
+	}
+}
+
+// store writes recs; when Postgres refuses the batch for a data reason, it writes them one by one and dead-letters
+// the refused ones. The error returned is transient (retry or spill the whole batch; stored rows dedupe).
+func (e *auditExporter) store(ctx context.Context, recs []audit.Record) error {
+	if err := e.ensureReady(ctx); err != nil {
+		return err
+	}
+	rows := make([]row, len(recs))
+	for i := range recs {
+		rows[i], _ = newRow(&recs[i]) // checked in convert / decode
+	}
+	err := e.writeRows(ctx, rows)
+	if err == nil || !isPermanent(err) {
+		return err
+	}
+	var refused []deadLetter
+	for i := range rows {
+		err := e.writeRows(ctx, rows[i:i+1])
+		switch {
+		case err == nil:
+		case isPermanent(err):
+			refused = append(refused, deadLetter{Reason: "rejected", Error: safeError(err), Record: rows[i].rec})
+		default:
+			if len(refused) > 0 {
+				e.deadLetter(ctx, "rejected", refused)
+			}
+			return err
+		}
+	}
+	e.deadLetter(ctx, "rejected", refused)
+	return nil
+}
+
+func (e *auditExporter) writeRows(ctx context.Context, rows []row) error {
+	start := time.Now()
+	n, err := e.w.write(ctx, rows)
+	if err != nil {
+		return err
+	}
+	e.tb.PostgresauditWriteDuration.Record(ctx, float64(time.Since(start).Microseconds())/1000)
+	e.tb.PostgresauditBatchSize.Record(ctx, int64(len(rows)))
+	e.tb.PostgresauditRowsWritten.Add(ctx, n)
+	if dup := int64(len(rows)) - n; dup > 0 {
+		e.tb.PostgresauditDuplicatesIgnored.Add(ctx, dup)
+	}
+	return nil
+}
+
+func (e *auditExporter) deadLetter(ctx context.Context, reason string, entries []deadLetter) {
+	now := e.now().UTC()
+	for i := range entries {
+		entries[i].Time = now
+		e.logger.Error("Audit record dead-lettered", zap.String("reason", reason), zap.String("error", entries[i].Error))
+	}
+	if err := e.dead.add(entries); err != nil {
+		e.logger.Error("Writing the dead-letter file failed", zap.Error(err))
+	}
+	e.tb.PostgresauditDeadLettered.Add(ctx, int64(len(entries)),
+		metric.WithAttributes(attribute.String("reason", reason)))
+}
+
+func (e *auditExporter) kickReplay() {
+	select {
+	case e.replayKick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *auditExporter) replayLoop() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.cfg.Fallback.ReplayInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		case <-e.replayKick:
+		}
+		if e.fb.depth() == 0 {
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-e.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := e.replay(ctx); err != nil {
+			e.logger.Info("Fallback replay paused; Postgres still unavailable", zap.String("error", safeError(err)))
+		}
+		cancel()
+	}
+}
+
+// replay writes the fallback file to Postgres in batches. It is idempotent: a record stored before a crash or a
+// cut-short replay is ignored by ON CONFLICT.
+func (e *auditExporter) replay(ctx context.Context) error {
+	e.replayMu.Lock()
+	defer e.replayMu.Unlock()
+	for {
+		rp, err := e.fb.beginReplay()
+		if err != nil || rp == "" {
+			e.afterReplay()
+			return err
+		}
+		if err := e.replayFile(ctx, rp); err != nil {
+			e.reportFallback()
+			return err
+		}
+	}
+}
+
+func (e *auditExporter) afterReplay() {
+	if e.fb.depth() == 0 {
+		e.spilling.Store(false)
+	}
+	e.reportFallback()
+}
+
+func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
+	f, err := os.Open(rp)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	var doneRecords, doneBytes int64
+	batch := make([]audit.Record, 0, e.cfg.Fallback.ReplayBatchSize)
+	batchStart := 0 // offset in data of the first line of the batch
+	var bad []deadLetter
+	flush := func(end int) error {
+		if len(bad) > 0 {
+			e.deadLetter(ctx, "malformed", bad)
+			doneRecords += int64(len(bad))
+			bad = nil
+		}
+		if len(batch) > 0 {
+			if err := e.store(ctx, batch); err != nil {
+				return err
+			}
+			e.tb.PostgresauditReplayed.Add(ctx, int64(len(batch)))
+			doneRecords += int64(len(batch))
+		}
+		doneBytes += int64(end - batchStart)
+		batch, batchStart = batch[:0], end
+		return nil
+	}
+	off := 0
+	for off < len(data) {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off + 1
+		}
+		line := bytes.TrimSpace(data[off:end])
+		off = end
+		if len(line) == 0 {
+			continue
+		}
+		rec, err := decodeRecord(line)
+		if err == nil {
+			_, err = newRow(&rec)
+		}
+		if err != nil {
+			bad = append(bad, deadLetter{Reason: "malformed", Error: "fallback line: " + err.Error(), Record: string(line)})
+			continue
+		}
+		batch = append(batch, rec)
+		if len(batch) == e.cfg.Fallback.ReplayBatchSize {
+			if err := flush(off); err != nil {
+				return e.fb.finishReplayWith(rp, doneRecords, doneBytes, data[batchStart:], err)
+			}
+		}
+	}
+	if err := flush(len(data)); err != nil {
+		return e.fb.finishReplayWith(rp, doneRecords, doneBytes, data[batchStart:], err)
+	}
+	if err := e.fb.finishReplay(rp, doneRecords, doneBytes, nil); err != nil {
+		return err
+	}
+	e.logger.Info("Fallback file replayed into Postgres", zap.Int64("records", doneRecords))
+	return nil
+}
+
+func (e *auditExporter) maintenanceLoop() {
+	defer e.wg.Done()
+	retention := e.cfg.Retention.CleanupInterval
+	if len(e.cfg.Retention.Categories) == 0 || retention <= 0 {
+		retention = 24 * time.Hour
+	}
+	partitions := time.NewTicker(6 * time.Hour)
+	defer partitions.Stop()
+	cleanup := time.NewTicker(retention)
+	defer cleanup.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-e.stop; cancel() }()
+	e.runRetention(ctx)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-partitions.C:
+			if e.ready.Load() && e.cfg.CreateSchema {
+				if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+					e.logger.Warn("Creating audit partitions failed", zap.String("error", safeError(err)))
+				}
+			}
+		case <-cleanup.C:
+			e.runRetention(ctx)
+		}
+	}
+}
+
+// runRetention deletes expired records category by category, in bounded batches.
+func (e *auditExporter) runRetention(ctx context.Context) {
+	if len(e.cfg.Retention.Categories) == 0 || e.ensureReady(ctx) != nil {
+		return
+	}
+	sql := "SELECT " + e.cfg.Table + "_retention_delete($1, $2, $3, $4)"
+	for _, p := range planRetention(e.cfg.Retention.Categories) {
+		cutoff := e.now().Add(-p.maxAge)
+		var total int64
+		for ctx.Err() == nil {
+			var n int64
+			if err := e.pool.QueryRow(ctx, sql, p.prefix, p.excluded, cutoff, e.cfg.Retention.BatchSize).Scan(&n); err != nil {
+				e.logger.Warn("Retention failed", zap.String("category", categoryLabel(p.prefix)), zap.String("error", safeError(err)))
+				break
+			}
+			total += n
+			if n < int64(e.cfg.Retention.BatchSize) {
+				break
+			}
+		}
+		if total > 0 {
+			e.tb.PostgresauditRetentionDeleted.Add(ctx, total,
+				metric.WithAttributes(attribute.String("category", categoryLabel(p.prefix))))
+			e.logger.Info("Retention deleted audit records", zap.String("category", categoryLabel(p.prefix)), zap.Int64("records", total))
+		}
+	}
+}
+
+// shutdown runs after exporterhelper drained its queue. Batches still failing then (their retries were interrupted
+// by the shutdown) are spilled, so an outage at shutdown loses nothing.
+func (e *auditExporter) shutdown(context.Context) error {
+	e.pendingMu.Lock()
+	left := e.pending
+	e.pending = map[plog.Logs]time.Time{}
+	e.pendingMu.Unlock()
+	var errs []error
+	for ld := range left {
+		recs, _ := e.convert(ld) // malformed ones were dead-lettered on the first attempt
+		if e.fb != nil {
+			if err := e.spill(recs); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	select {
+	case <-e.stop:
+	default:
+		close(e.stop)
+	}
+	e.wg.Wait()
+	if e.fb != nil {
+		errs = append(errs, e.fb.close())
+	}
+	if e.pool != nil {
+		e.pool.Close()
+	}
+	e.tb.Shutdown()
+	return errors.Join(errs...)
+}

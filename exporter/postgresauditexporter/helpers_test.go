@@ -1,0 +1,130 @@
+package postgresauditexporter
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/processor/governanceprocessor"
+)
+
+// runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
+func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
+
+// governed runs the captured Claude Code logs (testdata) through the real governance processor as tenant and
+// returns the governed logs (11 canonical records).
+func governed(t testing.TB, tenant string) plog.Logs {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code-2.1.330", "logs.json"))
+	require.NoError(t, err)
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	require.NoError(t, err)
+	f := governanceprocessor.NewFactory()
+	cfg := f.CreateDefaultConfig().(*governanceprocessor.Config)
+	cfg.AllowUnauthenticated = true
+	cfg.DefaultTenant = governanceprocessor.DefaultTenantConfig{OrgID: "org-" + tenant, TenantID: tenant, ClientID: "client-" + tenant}
+	sink := new(consumertest.LogsSink)
+	p, err := f.CreateLogs(context.Background(), processortest.NewNopSettings(f.Type()), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.Len(t, sink.AllLogs(), 1)
+	return sink.AllLogs()[0]
+}
+
+var uniqueSeq atomic.Int64
+
+// renumber gives every record of a copy of ld a new id and decision id (and, when ts is set, that event time), as if
+// they were different events.
+func renumber(ld plog.Logs, ts time.Time) plog.Logs {
+	out := plog.NewLogs()
+	ld.CopyTo(out)
+	for _, rl := range out.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				n := uniqueSeq.Add(1)
+				a := lr.Attributes()
+				a.PutStr(audit.AttrID, fmt.Sprintf("aud_%032x", n))
+				a.PutStr(audit.AttrDecisionID, uuid.Must(uuid.NewV7()).String())
+				if !ts.IsZero() {
+					a.PutStr(audit.AttrTimestamp, ts.UTC().Format(time.RFC3339Nano))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// batches returns n renumbered copies of base.
+func batches(base plog.Logs, n int) []plog.Logs {
+	out := make([]plog.Logs, n)
+	for i := range out {
+		out[i] = renumber(base, time.Time{})
+	}
+	return out
+}
+
+// testConfig is the default config against dsn, with its files in a test directory.
+func testConfig(t testing.TB, dsn string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DSN = configopaqueString(dsn)
+	dir := t.TempDir()
+	cfg.Fallback.Path = filepath.Join(dir, "fallback.jsonl")
+	cfg.Fallback.ReplayInterval = 100 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+// startExporter starts the component itself (no exporterhelper queue) for direct pushes.
+func startExporter(t testing.TB, cfg *Config, tel *componenttest.Telemetry) *auditExporter {
+	t.Helper()
+	set := componenttest.NewNopTelemetrySettings()
+	if tel != nil {
+		set = tel.NewTelemetrySettings()
+	}
+	e, err := newAuditExporter(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	return e
+}
+
+func queryInt(t testing.TB, dsn, sql string, args ...any) int64 { return pgtest.QueryInt(t, dsn, sql, args...) }
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+func configopaqueString(s string) configopaque.String { return configopaque.String(s) }

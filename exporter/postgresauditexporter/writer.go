@@ -1,0 +1,209 @@
+package postgresauditexporter // import "github.com/govcol/govcol/exporter/postgresauditexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/govcol/govcol/internal/audit"
+)
+
+// columns of audit_logs in the order COPY sends them; rowValues follows the same order.
+var columns = []string{
+	"id", "decision_id", "timestamp", "received_at",
+	"request_id", "correlation_id", "trace_id", "span_id",
+	"request_type", "plane", "origin",
+	"org_id", "tenant_id", "client_id", "user_email", "identity_source", "user_id", "session_id",
+	"policy_decision", "policy_details", "obligations", "pii_types", "redacted_fields",
+	"query", "response_sample", "query_hash",
+	"provider", "model", "tool_name",
+	"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
+	"compliance_flags", "security_metrics", "metadata",
+	"chain_id", "chain_seq", "prev_hash", "record_hash",
+}
+
+// row is one record ready for COPY: the decision id parsed, the JSON columns encoded.
+type row struct {
+	rec        *audit.Record
+	decisionID uuid.UUID
+}
+
+// newRow checks what Postgres would refuse for this record alone (a malformed decision id).
+func newRow(rec *audit.Record) (row, error) {
+	id, err := uuid.Parse(rec.DecisionID)
+	if err != nil {
+		return row{}, fmt.Errorf("audit record %s: decision_id is not a UUID", rec.ID)
+	}
+	return row{rec: rec, decisionID: id}, nil
+}
+
+// nullable maps an absent optional text value to NULL (the session_id index is partial on NOT NULL).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func stringsOrEmpty(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+func (r row) values(dst []any) []any {
+	x := r.rec
+	var chainSeq any
+	if x.ChainSeq > 0 {
+		chainSeq = x.ChainSeq
+	}
+	return append(dst[:0],
+		x.ID, r.decisionID, x.Timestamp, x.ReceivedAt,
+		nullable(x.RequestID), nullable(x.CorrelationID), nullable(x.TraceID), nullable(x.SpanID),
+		x.RequestType, string(x.Plane), string(x.Origin),
+		x.OrgID, x.TenantID, x.ClientID, x.UserEmail, x.IdentitySource, nullable(x.UserID), nullable(x.SessionID),
+		string(x.PolicyDecision), x.PolicyDetailsJSON(), x.ObligationsJSON(),
+		stringsOrEmpty(x.PIITypes), stringsOrEmpty(x.RedactedFields),
+		nullable(x.Query), nullable(x.ResponseSample), nullable(x.QueryHash),
+		nullable(x.Provider), nullable(x.Model), nullable(x.ToolName),
+		x.ResponseTimeMS, x.InputTokens, x.OutputTokens, x.TokensUsed, x.Cost,
+		x.ComplianceFlagsJSON(), x.SecurityMetricsJSON(), x.MetadataJSON(),
+		nullable(x.ChainID), chainSeq, nullable(x.PrevHash), nullable(x.RecordHash),
+	)
+}
+
+// copySource streams rows to COPY without building them all up front.
+type copySource struct {
+	rows []row
+	i    int
+	buf  []any
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i <= len(s.rows) }
+func (s *copySource) Values() ([]any, error) {
+	s.buf = s.rows[s.i-1].values(s.buf)
+	return s.buf, nil
+}
+func (s *copySource) Err() error { return nil }
+
+// writer stores batches idempotently: COPY into a per-connection temporary staging table, then INSERT ... SELECT ...
+// ON CONFLICT DO NOTHING into the audit table, in one transaction. A retried or replayed batch inserts only the rows
+// not stored yet.
+type writer struct {
+	pool      *pgxpool.Pool
+	staging   string
+	createSQL string
+	insertSQL string
+}
+
+func newWriter(pool *pgxpool.Pool, table string) *writer {
+	staging := table + "_staging"
+	list := ""
+	for i, c := range columns {
+		if i > 0 {
+			list += ", "
+		}
+		list += pgx.Identifier{c}.Sanitize()
+	}
+	return &writer{
+		pool:    pool,
+		staging: staging,
+		// The staging table lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch.
+		createSQL: "CREATE TEMP TABLE IF NOT EXISTS " + staging + " (LIKE " + table + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+		insertSQL: "INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + staging + " ON CONFLICT DO NOTHING",
+	}
+}
+
+// write stores rows and returns how many were new.
+func (w *writer) write(ctx context.Context, rows []row) (inserted int64, err error) {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err = tx.Exec(ctx, w.createSQL); err != nil {
+		return 0, err
+	}
+	if _, err = tx.CopyFrom(ctx, pgx.Identifier{w.staging}, columns, &copySource{rows: rows}); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, w.insertSQL)
+	if err != nil {
+		return 0, err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// isPermanent reports whether err is about the data (the same rows would fail again): SQLSTATE class 22 (data
+// exception, e.g. a NUL byte in text) or 23 (integrity constraint violation, e.g. a CHECK a DBA added). Everything
+// else (connection failures, timeouts, a missing table, the server shutting down) may pass on a later attempt.
+func isPermanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		class := pgErr.Code[:2]
+		return class == "22" || class == "23"
+	}
+	return false
+}
+
+// safeError describes err without row values: for a Postgres error its code and message (the message names the
+// constraint; the detail, which may quote the row, is left out).
+func safeError(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("SQLSTATE %s: %s", pgErr.Code, pgErr.Message)
+	}
+	return err.Error()
+}
+
+// retentionPlan is one DELETE pass: the category's prefix, the longer configured prefixes it must leave to their own
+// category, and its age limit.
+type retentionPlan struct {
+	prefix   string
+	excluded []string
+	maxAge   time.Duration
+}
+
+func planRetention(cats []RetentionCategory) []retentionPlan {
+	plans := make([]retentionPlan, 0, len(cats))
+	for _, c := range cats {
+		p := retentionPlan{prefix: c.RequestTypePrefix, excluded: []string{}, maxAge: time.Duration(c.Days) * 24 * time.Hour}
+		for _, o := range cats {
+			if len(o.RequestTypePrefix) > len(c.RequestTypePrefix) && len(o.RequestTypePrefix) > 0 &&
+				o.RequestTypePrefix[:len(c.RequestTypePrefix)] == c.RequestTypePrefix {
+				p.excluded = append(p.excluded, o.RequestTypePrefix)
+			}
+		}
+		sort.Strings(p.excluded)
+		plans = append(plans, p)
+	}
+	sort.Slice(plans, func(i, j int) bool { return plans[i].prefix < plans[j].prefix })
+	return plans
+}
+
+func categoryLabel(prefix string) string {
+	if prefix == "" {
+		return "*"
+	}
+	return prefix
+}
