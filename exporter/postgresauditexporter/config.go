@@ -21,7 +21,7 @@ type Config struct {
 	exporterhelper.TimeoutConfig `mapstructure:",squash"`
 	// BackOffConfig is the retry budget: a batch that still fails when its next retry would not fit in
 	// max_elapsed_time is spilled to the fallback file instead of being dropped.
-	BackOffConfig configretry.BackOffConfig                              `mapstructure:"retry_on_failure"`
+	BackOffConfig configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 
 	// DSN is a libpq connection string or postgres:// URL; empty means the GOVCOL_PG_DSN environment variable.

@@ -52,12 +52,16 @@ func createDefaultConfig() component.Config {
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
-	c := cfg.(*Config)
+	exp, _, err := newLogsExporter(ctx, set, cfg.(*Config))
+	return exp, err
+}
+
+func newLogsExporter(ctx context.Context, set exporter.Settings, c *Config) (exporter.Logs, *auditExporter, error) {
 	e, err := newAuditExporter(c, set.TelemetrySettings)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
+	exp, err := exporterhelper.NewLogs(ctx, set, c, e.pushLogs,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
@@ -65,4 +69,5 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 		exporterhelper.WithRetry(c.BackOffConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
 	)
+	return exp, e, err
 }

@@ -246,7 +246,6 @@ func decodeRecord(line []byte) (audit.Record, error) {
 	return r, r.Validate()
 }
 
-
 func countLines(path string) (n, size int64, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {

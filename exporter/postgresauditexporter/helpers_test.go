@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,7 +106,9 @@ func startExporter(t testing.TB, cfg *Config, tel *componenttest.Telemetry) *aud
 	return e
 }
 
-func queryInt(t testing.TB, dsn, sql string, args ...any) int64 { return pgtest.QueryInt(t, dsn, sql, args...) }
+func queryInt(t testing.TB, dsn, sql string, args ...any) int64 {
+	return pgtest.QueryInt(t, dsn, sql, args...)
+}
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
@@ -128,3 +131,5 @@ func connect(t testing.TB, dsn string) *pgx.Conn {
 }
 
 func configopaqueString(s string) configopaque.String { return configopaque.String(s) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
