@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOVCOL_DIR="${GOVCOL_DIR:-.govcol}"
 exports=$(./bin/govctl dev init --dir "$GOVCOL_DIR" --endpoint http://127.0.0.1:4318 --protocol http/json)
+# Audit records go to Postgres: the server in GOVCOL_PG_DSN when set, else a throwaway local cluster under
+# $GOVCOL_DIR/pg (created on first run, started when stopped; `./bin/govctl dev postgres --stop` stops it).
+if [ -z "${GOVCOL_PG_DSN:-}" ]; then
+  eval "$(./bin/govctl dev postgres --dir "$GOVCOL_DIR/pg")"
+fi
+export GOVCOL_PG_DSN
+printf 'Audit records: Postgres (read them with psql "$GOVCOL_PG_DSN" -c "select * from audit_logs"):\nexport GOVCOL_PG_DSN=%q\n' "$GOVCOL_PG_DSN"
 cat <<MSG
 
 govcol is starting: OTLP gRPC 127.0.0.1:4317, OTLP HTTP 127.0.0.1:4318, metrics 127.0.0.1:8889.

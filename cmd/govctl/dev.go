@@ -36,7 +36,7 @@ func newDevCommand() *cobra.Command {
 	f.StringVar(&o.email, "email", "dev@example.com", "developer email sent as X-User-Email")
 	f.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:4318", "OTLP endpoint Claude Code should use")
 	f.StringVar(&o.protocol, "protocol", "http/json", "OTLP protocol Claude Code should use (http/json, http/protobuf or grpc)")
-	cmd.AddCommand(initCmd)
+	cmd.AddCommand(initCmd, newDevPostgresCommand())
 	return cmd
 }
 

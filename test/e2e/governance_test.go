@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -110,6 +112,7 @@ func TestGovernedClaudeCode(t *testing.T) {
 				assert.NotContains(t, dp, "session.id")
 				assert.NotContains(t, dp["resource"], "tenant_id")
 			}
+			checkStoredInPostgres(t, c, sink)
 			require.Positive(t, c.Metric(t, "otelcol_governance_records_processed", `verdict="redacted"`, `origin="claude-code"`))
 			require.Positive(t, c.Metric(t, "otelcol_governance_pii_detections", `pii_type="ssn"`))
 			out := c.Output()
@@ -117,4 +120,58 @@ func TestGovernedClaudeCode(t *testing.T) {
 			assert.False(t, strings.Contains(out, lic))
 		})
 	}
+}
+
+// checkStoredInPostgres reads the audit trail back from Postgres with SQL: every record the sink saw is stored
+// once, with the identity from the license and header, masked content and the verdicts.
+func checkStoredInPostgres(t *testing.T, c *Collector, sink *Sink) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, c.PostgresDSN)
+	require.NoError(t, err)
+	defer db.Close(ctx)
+	want := map[string]bool{}
+	require.Eventually(t, func() bool {
+		for _, r := range sink.Records(t) {
+			want[r.ID] = true
+		}
+		var n int
+		return db.QueryRow(ctx, "SELECT count(*) FROM audit_logs WHERE id = ANY($1)", keys(want)).Scan(&n) == nil && n == len(want)
+	}, 30*time.Second, 200*time.Millisecond, "all %d sink records in audit_logs", len(want))
+
+	count := func(sql string, args ...any) int {
+		t.Helper()
+		var n int
+		require.NoError(t, db.QueryRow(ctx, sql, args...).Scan(&n), sql)
+		return n
+	}
+	assert.Equal(t, len(want), count("SELECT count(DISTINCT id) FROM audit_logs"), "no duplicates, nothing foreign")
+	assert.Zero(t, count(`SELECT count(*) FROM audit_logs WHERE tenant_id <> 'tenant-e2e' OR org_id <> 'org-e2e'
+		OR client_id <> 'client-e2e' OR user_email <> 'dev@example.com' OR identity_source <> 'header'
+		OR origin <> 'claude-code' OR plane <> 'claude_code' OR session_id <> 'sess-123'`), "identity from the license and headers")
+	assert.Zero(t, count(`SELECT count(*) FROM audit_logs a WHERE a::text LIKE '%123-45-6789%'
+		OR a::text LIKE '%4111 1111 1111 1111%' OR a::text LIKE '%4111111111111111%' OR a::text LIKE '%evil-tenant%'
+		OR a::text LIKE '%evil-org%'`), "no PII and no spoofed identity anywhere in a row")
+	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_user_prompt'
+		AND policy_decision = 'redacted' AND query LIKE '%[REDACTED:ssn]%' AND query LIKE '%[REDACTED:credit_card]%'
+		AND obligations = '["redact_pii"]'::jsonb AND pii_types @> '{ssn,credit_card}'
+		AND policy_details->'matched' ? 'sys_pii_redaction' AND query_hash IS NOT NULL`))
+	assert.Positive(t, count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_tool_decision'
+		AND tool_name = 'Bash' AND policy_decision = 'allowed' AND metadata->>'decision' = 'accept'`))
+	assert.Positive(t, count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_api_request'
+		AND model IS NOT NULL AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL
+		AND tokens_used = input_tokens + output_tokens AND cost IS NOT NULL AND request_id IS NOT NULL`))
+	assert.Zero(t, count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_user_prompt' AND input_tokens IS NOT NULL`),
+		"usage not measured stays NULL")
+	_, err = db.Exec(ctx, "UPDATE audit_logs SET policy_decision = 'allowed'")
+	require.Error(t, err, "audit_logs is append-only")
+	require.Positive(t, c.Metric(t, "otelcol_postgresaudit_rows_written"))
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

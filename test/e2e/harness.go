@@ -31,6 +31,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/internal/pgtest"
 )
 
 // RepoRoot walks up from the working directory to the directory holding go.mod.
@@ -321,6 +322,7 @@ type Collector struct {
 	GRPCEndpoint string // host:port
 	HTTPEndpoint string // http://host:port
 	MetricsURL   string // internal telemetry, Prometheus text format
+	PostgresDSN  string // the database holding this collector's audit_logs
 	Keys         Keys
 	Dir          string
 
@@ -345,9 +347,9 @@ func (b *lockedBuffer) String() string {
 }
 
 // CollectorConfig is the configuration the harness writes: OTLP gRPC and HTTP with licenseauth and
-// include_metadata, every signal through the governance processor and forwarded by otlp_http to sinkURL, internal
-// telemetry on metricsPort.
-func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL string) string {
+// include_metadata, every signal through the governance processor and forwarded by otlp_http to sinkURL, governed
+// logs also stored by the postgresaudit exporter in pgDSN, internal telemetry on metricsPort.
+func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath string) string {
 	return fmt.Sprintf(`
 extensions:
   licenseauth:
@@ -374,6 +376,11 @@ exporters:
     compression: none
     retry_on_failure: {enabled: false}
     sending_queue: {enabled: false}
+  postgresaudit:
+    dsn: %q
+    sending_queue:
+      batch: {flush_timeout: 100ms}
+    fallback: {path: %q}
 service:
   extensions: [licenseauth, health_check]
   telemetry:
@@ -384,10 +391,10 @@ service:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
   pipelines:
-    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
+    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit]}
     metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
     traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-`, pemPath, healthPort, grpcPort, httpPort, sinkURL, metricsPort)
+`, pemPath, healthPort, grpcPort, httpPort, sinkURL, pgDSN, fallbackPath, metricsPort)
 }
 
 // StartCollector writes a config forwarding to sink, starts bin/govcol and waits until it is healthy. The process is
@@ -399,12 +406,15 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 	keys := NewKeys(t, dir)
 	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	cfgPath := filepath.Join(dir, "govcol.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL)), 0o600))
+	pgDSN := pgtest.NewDatabase(t)
+	cfg := CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"))
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
 	c := &Collector{
 		GRPCEndpoint: fmt.Sprintf("127.0.0.1:%d", grpcPort),
 		HTTPEndpoint: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		MetricsURL:   fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		PostgresDSN:  pgDSN,
 		Keys:         keys,
 		Dir:          dir,
 		stderr:       &lockedBuffer{},
