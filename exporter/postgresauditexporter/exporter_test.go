@@ -297,3 +297,41 @@ func TestRetentionPerCategory(t *testing.T) {
 		{Value: 2 * api, Attributes: attribute.NewSet(attribute.String("category", "claude_code_api_"))},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// Postgres text and jsonb cannot hold NUL (SQLSTATE 22021 / 22P05): such a record is dead-lettered and the rest of
+// the batch stored.
+func TestNULByteIsDeadLetteredNotBlocking(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	cfg := testConfig(t, dsn)
+	e := startExporter(t, cfg, nil)
+	ld := renumber(governed(t, "tenant-a"), time.Time{})
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	lr.Attributes().PutStr(audit.AttrQuery, "binary\x00output")
+	require.NoError(t, e.pushLogs(context.Background(), ld))
+	assert.EqualValues(t, 10, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
+	b, err := os.ReadFile(cfg.deadLetterPath())
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"reason":"rejected"`)
+	assert.Contains(t, string(b), "SQLSTATE 22021")
+}
+
+// With create_schema: false the exporter never creates anything: against a database without the table it spills
+// (nothing lost); against a schema a DBA applied it writes.
+func TestCreateSchemaFalse(t *testing.T) {
+	empty := pgtest.NewDatabase(t)
+	cfg := testConfig(t, empty)
+	cfg.CreateSchema = false
+	cfg.BackOffConfig.Enabled = false
+	e := startExporter(t, cfg, nil)
+	require.NoError(t, e.pushLogs(context.Background(), renumber(governed(t, "tenant-a"), time.Time{})))
+	assert.EqualValues(t, 11, e.fb.depth(), "spilled while the table is missing")
+	assert.EqualValues(t, 0, queryInt(t, empty, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'audit_logs%'"))
+
+	managed := pgtest.NewDatabase(t)
+	startExporter(t, testConfig(t, managed), nil) // stands in for the DBA applying the migrations
+	cfg2 := testConfig(t, managed)
+	cfg2.CreateSchema = false
+	e2 := startExporter(t, cfg2, nil)
+	require.NoError(t, e2.pushLogs(context.Background(), renumber(governed(t, "tenant-a"), time.Time{})))
+	assert.EqualValues(t, 11, queryInt(t, managed, "SELECT count(*) FROM audit_logs"))
+}
