@@ -494,6 +494,13 @@ func (e *auditExporter) runRetention(ctx context.Context) {
 // shutdown runs after exporterhelper drained its queue. Batches still failing then (their retries were interrupted
 // by the shutdown) are spilled, so an outage at shutdown loses nothing.
 func (e *auditExporter) shutdown(context.Context) error {
+	// Stop replay and maintenance first, so the spill below is the last change to the fallback files.
+	select {
+	case <-e.stop:
+	default:
+		close(e.stop)
+	}
+	e.wg.Wait()
 	e.pendingMu.Lock()
 	left := e.pending
 	e.pending = map[plog.Logs]time.Time{}
@@ -507,12 +514,6 @@ func (e *auditExporter) shutdown(context.Context) error {
 			}
 		}
 	}
-	select {
-	case <-e.stop:
-	default:
-		close(e.stop)
-	}
-	e.wg.Wait()
 	if e.fb != nil {
 		errs = append(errs, e.fb.close())
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -62,6 +63,32 @@ const (
 	AttrPrevHash        = "audit.prev_hash"
 	AttrRecordHash      = "audit.record_hash"
 )
+
+// ErrBadTimestamp is wrapped by FromLogRecord when audit.timestamp does not parse; an exporter may still ship the
+// record without a time (FromLogRecordAnyTime).
+var ErrBadTimestamp = errors.New("bad " + AttrTimestamp)
+
+// FromLogRecordAnyTime is FromLogRecord for a record whose audit.timestamp may not parse: the Record then has a zero
+// Timestamp and the raw value is returned.
+func FromLogRecordAnyTime(res pcommon.Resource, lr plog.LogRecord) (Record, string, error) {
+	r, err := FromLogRecord(res, lr)
+	if err == nil || !errors.Is(err, ErrBadTimestamp) {
+		return r, "", err
+	}
+	raw := ""
+	if v, ok := lr.Attributes().Get(AttrTimestamp); ok {
+		raw = v.AsString()
+	}
+	fixed := plog.NewLogRecord()
+	lr.CopyTo(fixed)
+	fixed.Attributes().PutStr(AttrTimestamp, placeholderTime)
+	r, err = FromLogRecord(res, fixed)
+	r.Timestamp = time.Time{}
+	return r, raw, err
+}
+
+// placeholderTime stands in for an unparseable time while the rest of the record is read (Validate needs one).
+const placeholderTime = "1970-01-01T00:00:00Z"
 
 // Extra carries the stamped facts that are not columns of their own; FromLogRecord files them under metadata.
 type Extra struct {
@@ -172,7 +199,7 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	}
 	r.DecisionID = str(AttrDecisionID)
 	if r.Timestamp, err = time.Parse(time.RFC3339Nano, str(AttrTimestamp)); err != nil {
-		return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrTimestamp, err)
+		return Record{}, fmt.Errorf("record %s: %w: %w", r.ID, ErrBadTimestamp, err)
 	}
 	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, str(AttrReceivedAt)); err != nil {
 		return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrReceivedAt, err)
