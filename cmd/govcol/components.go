@@ -4,6 +4,7 @@ package main
 
 import (
 	postgresauditexporter "github.com/govcol/govcol/exporter/postgresauditexporter"
+	s3decisionexporter "github.com/govcol/govcol/exporter/s3decisionexporter"
 	licenseauthextension "github.com/govcol/govcol/extension/licenseauthextension"
 	governanceprocessor "github.com/govcol/govcol/processor/governanceprocessor"
 	countconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector"
@@ -85,6 +86,7 @@ func components() (otelcol.Factories, error) {
 		prometheusexporter.NewFactory(),
 		kafkaexporter.NewFactory(),
 		postgresauditexporter.NewFactory(),
+		s3decisionexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -96,6 +98,7 @@ func components() (otelcol.Factories, error) {
 		prometheusexporter.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter v0.155.0",
 		kafkaexporter.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter v0.155.0",
 		postgresauditexporter.NewFactory().Type(): "github.com/govcol/govcol v0.0.0",
+		s3decisionexporter.NewFactory().Type():    "github.com/govcol/govcol v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](

@@ -2,75 +2,29 @@ package postgresauditexporter
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/pgtest"
-	"github.com/govcol/govcol/processor/governanceprocessor"
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
 func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
 
-// governed runs the captured Claude Code logs (testdata) through the real governance processor as tenant and
-// returns the governed logs (11 canonical records).
-func governed(t testing.TB, tenant string) plog.Logs {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "claude-code-2.1.330", "logs.json"))
-	require.NoError(t, err)
-	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
-	require.NoError(t, err)
-	f := governanceprocessor.NewFactory()
-	cfg := f.CreateDefaultConfig().(*governanceprocessor.Config)
-	cfg.AllowUnauthenticated = true
-	cfg.DefaultTenant = governanceprocessor.DefaultTenantConfig{OrgID: "org-" + tenant, TenantID: tenant, ClientID: "client-" + tenant}
-	sink := new(consumertest.LogsSink)
-	p, err := f.CreateLogs(context.Background(), processortest.NewNopSettings(f.Type()), cfg, sink)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, p.ConsumeLogs(context.Background(), ld))
-	require.NoError(t, p.Shutdown(context.Background()))
-	require.Len(t, sink.AllLogs(), 1)
-	return sink.AllLogs()[0]
-}
+// governed is the captured Claude Code logs governed for tenant (11 canonical records).
+func governed(t testing.TB, tenant string) plog.Logs { return audittest.Governed(t, tenant) }
 
-var uniqueSeq atomic.Int64
-
-// renumber gives every record of a copy of ld a new id and decision id (and, when ts is set, that event time), as if
-// they were different events.
-func renumber(ld plog.Logs, ts time.Time) plog.Logs {
-	out := plog.NewLogs()
-	ld.CopyTo(out)
-	for _, rl := range out.ResourceLogs().All() {
-		for _, sl := range rl.ScopeLogs().All() {
-			for _, lr := range sl.LogRecords().All() {
-				n := uniqueSeq.Add(1)
-				a := lr.Attributes()
-				a.PutStr(audit.AttrID, fmt.Sprintf("aud_%032x", n))
-				a.PutStr(audit.AttrDecisionID, uuid.Must(uuid.NewV7()).String())
-				if !ts.IsZero() {
-					a.PutStr(audit.AttrTimestamp, ts.UTC().Format(time.RFC3339Nano))
-				}
-			}
-		}
-	}
-	return out
-}
+// renumber gives every record of a copy of ld a new id and decision id (and, when ts is set, that event time).
+func renumber(ld plog.Logs, ts time.Time) plog.Logs { return audittest.Renumber(ld, ts) }
 
 // batches returns n renumbered copies of base.
 func batches(base plog.Logs, n int) []plog.Logs {

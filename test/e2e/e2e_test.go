@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -106,4 +107,17 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The quick start configuration (config/local.yaml) is valid for the distribution that is built.
+func TestLocalConfigValidates(t *testing.T) {
+	dir := t.TempDir()
+	keys := NewKeys(t, dir)
+	pem, err := os.ReadFile(keys.PEMPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "license-signing.pub.pem"), pem, 0o600))
+	cmd := exec.Command(GovcolBinary(t), "validate", "--config", filepath.Join(RepoRoot(t), "config", "local.yaml"))
+	cmd.Env = append(os.Environ(), "GOVCOL_DIR="+dir, "GOVCOL_PG_DSN=postgres://govcol@127.0.0.1:5432/audit")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
 }

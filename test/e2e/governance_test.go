@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,7 @@ func TestGovernedClaudeCode(t *testing.T) {
 				assert.NotContains(t, dp["resource"], "tenant_id")
 			}
 			checkStoredInPostgres(t, c, sink)
+			checkDecisionFiles(t, c, sink)
 			require.Positive(t, c.Metric(t, "otelcol_governance_records_processed", `verdict="redacted"`, `origin="claude-code"`))
 			require.Positive(t, c.Metric(t, "otelcol_governance_pii_detections", `pii_type="ssn"`))
 			out := c.Output()
@@ -174,4 +177,24 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// checkDecisionFiles finds every record's decision object at decisions/axonflow/decisions/YYYY/MM/DD/<id>.json.
+func checkDecisionFiles(t *testing.T, c *Collector, sink *Sink) {
+	t.Helper()
+	for _, r := range sink.Records(t) {
+		path := filepath.Join(c.Dir, "decisions", "axonflow", "decisions", r.Timestamp.UTC().Format("2006/01/02"), r.DecisionID+".json")
+		var b []byte
+		require.Eventually(t, func() bool {
+			var err error
+			b, err = os.ReadFile(path)
+			return err == nil
+		}, 10*time.Second, 100*time.Millisecond, "decision file %s", path)
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(b, &d))
+		assert.Equal(t, "tenant-e2e", d["tenant_id"])
+		assert.Equal(t, string(r.PolicyDecision), d["verdict"])
+		assert.NotContains(t, string(b), "123-45-6789")
+	}
+	require.Positive(t, c.Metric(t, "otelcol_s3decision_objects", `outcome="shipped"`))
 }

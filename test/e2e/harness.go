@@ -348,8 +348,9 @@ func (b *lockedBuffer) String() string {
 
 // CollectorConfig is the configuration the harness writes: OTLP gRPC and HTTP with licenseauth and
 // include_metadata, every signal through the governance processor and forwarded by otlp_http to sinkURL, governed
-// logs also stored by the postgresaudit exporter in pgDSN, internal telemetry on metricsPort.
-func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath string) string {
+// logs also stored by the postgresaudit exporter in pgDSN and as decision files under decisionsDir (s3decision),
+// internal telemetry on metricsPort.
+func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath, decisionsDir string) string {
 	return fmt.Sprintf(`
 extensions:
   licenseauth:
@@ -381,6 +382,8 @@ exporters:
     sending_queue:
       batch: {flush_timeout: 100ms}
     fallback: {path: %q}
+  s3decision:
+    local_dir: %q
 service:
   extensions: [licenseauth, health_check]
   telemetry:
@@ -391,10 +394,10 @@ service:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
   pipelines:
-    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit]}
+    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit, s3decision]}
     metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
     traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-`, pemPath, healthPort, grpcPort, httpPort, sinkURL, pgDSN, fallbackPath, metricsPort)
+`, pemPath, healthPort, grpcPort, httpPort, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
 }
 
 // StartCollector writes a config forwarding to sink, starts bin/govcol and waits until it is healthy. The process is
@@ -407,7 +410,7 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	cfgPath := filepath.Join(dir, "govcol.yaml")
 	pgDSN := pgtest.NewDatabase(t)
-	cfg := CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"))
+	cfg := CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"), filepath.Join(dir, "decisions"))
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
 	c := &Collector{
