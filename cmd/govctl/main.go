@@ -18,10 +18,10 @@ func main() {
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "govctl",
-		Short:         "Operator CLI for govcol: keys, licenses and local development",
+		Short:         "Operator CLI for govcol: keys, licenses, trail verification and local development",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand())
+	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand(), newVerifyCommand())
 	return root
 }

@@ -36,7 +36,7 @@ func BenchmarkExporterVsRawCopy(b *testing.B) {
 		raw := startExporter(b, testConfig(b, rawDSN), nil)
 		rowBatches := make([][]row, batchCount)
 		for i, ld := range logs {
-			recs, bad := raw.convert(ld)
+			recs, _, bad := raw.convert(ld)
 			require.Empty(b, bad)
 			rowBatches[i] = make([]row, len(recs))
 			for j := range recs {

@@ -28,6 +28,8 @@ type Config struct {
 	DSN configopaque.String `mapstructure:"dsn"`
 	// Table is the audit table's name (also the prefix of its indexes, partitions and functions).
 	Table string `mapstructure:"table"`
+	// CheckpointsTable holds the signed checkpoints of the integrity chains.
+	CheckpointsTable string `mapstructure:"checkpoints_table"`
 	// CreateSchema applies the embedded migrations at start. Set false where a DBA manages the schema.
 	CreateSchema bool `mapstructure:"create_schema"`
 	// PartitionMonthsAhead is how many months of partitions beyond the current one are kept created.
@@ -96,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if !tableNamePattern.MatchString(c.Table) {
 		errs = append(errs, fmt.Errorf("table %q must match %s (it also names indexes, partitions and functions)", c.Table, tableNamePattern))
+	}
+	if !tableNamePattern.MatchString(c.CheckpointsTable) || c.CheckpointsTable == c.Table {
+		errs = append(errs, fmt.Errorf("checkpoints_table %q must match %s and differ from table", c.CheckpointsTable, tableNamePattern))
 	}
 	if c.PartitionMonthsAhead < 0 || c.PartitionMonthsAhead > maxPartitionMonths {
 		errs = append(errs, fmt.Errorf("partition_months_ahead must be between 0 and %d", maxPartitionMonths))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter/internal/metadata"
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // auditExporter is the component. exporterhelper owns the queue, batching, timeout and retries; the exporter adds
@@ -81,7 +82,7 @@ func (e *auditExporter) start(ctx context.Context, _ component.Host) error {
 	if e.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return fmt.Errorf("postgresaudit: connection pool: %w", err)
 	}
-	e.w = newWriter(e.pool, e.cfg.Table)
+	e.w = newWriter(e.pool, e.cfg.Table, e.cfg.CheckpointsTable)
 	if e.fb, err = openFallback(e.cfg.Fallback.Path, e.cfg.Fallback.MaxBytes); err != nil {
 		return fmt.Errorf("postgresaudit: %w", err)
 	}
@@ -119,7 +120,7 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = migrateSchema(ctx, conn.Conn(), e.cfg.Table)
+		err = migrateSchema(ctx, conn.Conn(), e.cfg.Table, e.cfg.CheckpointsTable)
 		conn.Release()
 		if err != nil {
 			return err
@@ -133,14 +134,14 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 }
 
 func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	recs, bad := e.convert(ld)
+	recs, cps, bad := e.convert(ld)
 	if len(bad) > 0 && !e.isPending(ld) { // a retry of the batch: its malformed records were dead-lettered already
 		e.deadLetter(ctx, "malformed", bad)
 	}
-	if len(recs) == 0 {
+	if len(recs) == 0 && len(cps) == 0 {
 		return nil
 	}
-	err := e.store(ctx, recs)
+	err := e.store(ctx, recs, cps)
 	if err == nil {
 		e.settled(ld)
 		if e.fb.depth() > 0 {
@@ -152,7 +153,7 @@ func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.spillAfter >= 0 && !e.spilling.Load() && e.now().Sub(first) < e.spillAfter {
 		return fmt.Errorf("postgresaudit: writing %d records: %s", len(recs), safeError(err))
 	}
-	if serr := e.spill(recs); serr != nil {
+	if serr := e.spill(recs, cps); serr != nil {
 		e.logger.Error("Postgres unreachable and the fallback file refused the batch", zap.Error(serr))
 		return serr
 	}
@@ -187,8 +188,8 @@ func (e *auditExporter) settled(ld plog.Logs) {
 	e.pendingMu.Unlock()
 }
 
-func (e *auditExporter) spill(recs []audit.Record) error {
-	if err := e.fb.append(recs); err != nil {
+func (e *auditExporter) spill(recs []audit.Record, cps []integrity.Checkpoint) error {
+	if err := e.fb.append(recs, cps); err != nil {
 		return err
 	}
 	e.spilling.Store(true)
@@ -207,10 +208,11 @@ func (e *auditExporter) reportFallback() {
 	e.tb.PostgresauditFallbackActive.Record(context.Background(), active)
 }
 
-// convert reads the canonical records; log records that are not governed audit records are returned as dead
-// letters (reported and skipped, the rest of the batch is written).
-func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []deadLetter) {
+// convert reads the canonical records and the integrity checkpoints; log records that are neither are returned as
+// dead letters (reported and skipped, the rest of the batch is written).
+func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Checkpoint, []deadLetter) {
 	recs := make([]audit.Record, 0, ld.LogRecordCount())
+	var cps []integrity.Checkpoint
 	var bad []deadLetter
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -219,6 +221,15 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []deadLetter) {
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
+				if integrity.IsCheckpoint(lrs.At(k)) {
+					cp, err := integrity.CheckpointFromLogRecord(lrs.At(k))
+					if err != nil {
+						bad = append(bad, deadLetter{Reason: "malformed", Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+						continue
+					}
+					cps = append(cps, cp)
+					continue
+				}
 				rec, err := audit.FromLogRecord(rl.Resource(), lrs.At(k))
 				if err == nil {
 					_, err = newRow(&rec)
@@ -231,7 +242,7 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []deadLetter) {
 			}
 		}
 	}
-	return recs, bad
+	return recs, cps, bad
 }
 
 // rawLogRecord keeps what a malformed record carried (it passed the governance processor, so its content is masked).
@@ -245,7 +256,7 @@ func rawLogRecord(lr plog.LogRecord) map[string]any {
 
 // store writes recs; when Postgres refuses the batch for a data reason, it writes them one by one and dead-letters
 // the refused ones. The error returned is transient (retry or spill the whole batch; stored rows dedupe).
-func (e *auditExporter) store(ctx context.Context, recs []audit.Record) error {
+func (e *auditExporter) store(ctx context.Context, recs []audit.Record, cps []integrity.Checkpoint) error {
 	if err := e.ensureReady(ctx); err != nil {
 		return err
 	}
@@ -253,13 +264,18 @@ func (e *auditExporter) store(ctx context.Context, recs []audit.Record) error {
 	for i := range recs {
 		rows[i], _ = newRow(&recs[i]) // checked in convert / decode
 	}
-	err := e.writeRows(ctx, rows)
+	err := e.writeRows(ctx, rows, cps)
 	if err == nil || !isPermanent(err) {
 		return err
 	}
+	if len(cps) > 0 {
+		if err := e.writeRows(ctx, nil, cps); err != nil && !isPermanent(err) {
+			return err
+		}
+	}
 	var refused []deadLetter
 	for i := range rows {
-		err := e.writeRows(ctx, rows[i:i+1])
+		err := e.writeRows(ctx, rows[i:i+1], nil)
 		switch {
 		case err == nil:
 		case isPermanent(err):
@@ -275,11 +291,14 @@ func (e *auditExporter) store(ctx context.Context, recs []audit.Record) error {
 	return nil
 }
 
-func (e *auditExporter) writeRows(ctx context.Context, rows []row) error {
+func (e *auditExporter) writeRows(ctx context.Context, rows []row, cps []integrity.Checkpoint) error {
 	start := time.Now()
-	n, err := e.w.write(ctx, rows)
+	n, err := e.w.write(ctx, rows, cps)
 	if err != nil {
 		return err
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	e.tb.PostgresauditWriteDuration.Record(ctx, float64(time.Since(start).Microseconds())/1000)
 	e.tb.PostgresauditBatchSize.Record(ctx, int64(len(rows)))
@@ -376,6 +395,7 @@ func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
 	}
 	var doneRecords, doneBytes int64
 	batch := make([]audit.Record, 0, e.cfg.Fallback.ReplayBatchSize)
+	var cps []integrity.Checkpoint
 	batchStart := 0 // offset in data of the first line of the batch
 	var bad []deadLetter
 	flush := func(end int) error {
@@ -384,15 +404,15 @@ func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
 			doneRecords += int64(len(bad))
 			bad = nil
 		}
-		if len(batch) > 0 {
-			if err := e.store(ctx, batch); err != nil {
+		if len(batch) > 0 || len(cps) > 0 {
+			if err := e.store(ctx, batch, cps); err != nil {
 				return err
 			}
 			e.tb.PostgresauditReplayed.Add(ctx, int64(len(batch)))
-			doneRecords += int64(len(batch))
+			doneRecords += int64(len(batch) + len(cps))
 		}
 		doneBytes += int64(end - batchStart)
-		batch, batchStart = batch[:0], end
+		batch, cps, batchStart = batch[:0], nil, end
 		return nil
 	}
 	off := 0
@@ -408,16 +428,20 @@ func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
 		if len(line) == 0 {
 			continue
 		}
-		rec, err := decodeRecord(line)
-		if err == nil {
+		rec, cp, err := decodeLine(line)
+		if err == nil && cp == nil {
 			_, err = newRow(&rec)
 		}
 		if err != nil {
 			bad = append(bad, deadLetter{Reason: "malformed", Error: "fallback line: " + err.Error(), Record: string(line)})
 			continue
 		}
-		batch = append(batch, rec)
-		if len(batch) == e.cfg.Fallback.ReplayBatchSize {
+		if cp != nil {
+			cps = append(cps, *cp)
+		} else {
+			batch = append(batch, rec)
+		}
+		if len(batch)+len(cps) >= e.cfg.Fallback.ReplayBatchSize {
 			if err := flush(off); err != nil {
 				return e.fb.finishReplayWith(rp, doneRecords, doneBytes, data[batchStart:], err)
 			}
@@ -507,9 +531,9 @@ func (e *auditExporter) shutdown(context.Context) error {
 	e.pendingMu.Unlock()
 	var errs []error
 	for ld := range left {
-		recs, _ := e.convert(ld) // malformed ones were dead-lettered on the first attempt
+		recs, cps, _ := e.convert(ld) // malformed ones were dead-lettered on the first attempt
 		if e.fb != nil {
-			if err := e.spill(recs); err != nil {
+			if err := e.spill(recs, cps); err != nil {
 				errs = append(errs, err)
 			}
 		}

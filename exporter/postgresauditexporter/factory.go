@@ -37,6 +37,7 @@ func createDefaultConfig() component.Config {
 		BackOffConfig:        retry,
 		QueueConfig:          configoptional.Some(queue),
 		Table:                "audit_logs",
+		CheckpointsTable:     "audit_checkpoints",
 		CreateSchema:         true,
 		PartitionMonthsAhead: 3,
 		Pool:                 PoolConfig{MaxConns: 10, ConnectTimeout: 5 * time.Second},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // fallbackFile is the JSONL spill file used while Postgres is unreachable. Appends are fsync'd before they are
@@ -76,8 +77,16 @@ func (fb *fallbackFile) openLocked() error {
 // errFallbackFull is returned (wrapped with the figures) when a spill would exceed max_bytes.
 var errFallbackFull = errors.New("postgresaudit fallback file is full")
 
-// append writes the records as JSON lines and fsyncs.
-func (fb *fallbackFile) append(recs []audit.Record) error {
+// checkpointLine is how a checkpoint is spilled (a record line is the bare audit.Record).
+type checkpointLine struct {
+	Kind       string                `json:"kind"`
+	Checkpoint *integrity.Checkpoint `json:"checkpoint"`
+}
+
+var checkpointLinePrefix = []byte(`{"kind":"checkpoint"`)
+
+// append writes the records and checkpoints as JSON lines and fsyncs.
+func (fb *fallbackFile) append(recs []audit.Record, cps []integrity.Checkpoint) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -86,11 +95,17 @@ func (fb *fallbackFile) append(recs []audit.Record) error {
 			return fmt.Errorf("encoding record %s for the fallback file: %w", recs[i].ID, err)
 		}
 	}
+	for i := range cps {
+		if err := enc.Encode(checkpointLine{Kind: integrity.KindCheckpoint, Checkpoint: &cps[i]}); err != nil {
+			return err
+		}
+	}
+	n := len(recs) + len(cps)
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	if fb.bytes+int64(buf.Len()) > fb.maxBytes {
 		return fmt.Errorf("%w: %s holds %d bytes, %d more would exceed fallback.max_bytes %d; %d records not spilled",
-			errFallbackFull, fb.path, fb.bytes, buf.Len(), fb.maxBytes, len(recs))
+			errFallbackFull, fb.path, fb.bytes, buf.Len(), fb.maxBytes, n)
 	}
 	if fb.f == nil {
 		return errors.New("postgresaudit fallback file is closed")
@@ -102,7 +117,7 @@ func (fb *fallbackFile) append(recs []audit.Record) error {
 		return fmt.Errorf("syncing fallback file %s: %w", fb.path, err)
 	}
 	fb.bytes += int64(buf.Len())
-	fb.records += int64(len(recs))
+	fb.records += int64(n)
 	return nil
 }
 
@@ -235,7 +250,20 @@ func (d *deadLetterFile) add(entries []deadLetter) error {
 	return f.Sync()
 }
 
-// decodeRecord reads one fallback line.
+// decodeLine reads one fallback line: a record, or a checkpoint.
+func decodeLine(line []byte) (audit.Record, *integrity.Checkpoint, error) {
+	if bytes.HasPrefix(line, checkpointLinePrefix) {
+		var cl checkpointLine
+		if err := json.Unmarshal(line, &cl); err != nil || cl.Checkpoint == nil {
+			return audit.Record{}, nil, errors.New("bad checkpoint line")
+		}
+		return audit.Record{}, cl.Checkpoint, nil
+	}
+	r, err := decodeRecord(line)
+	return r, nil, err
+}
+
+// decodeRecord reads one fallback record line.
 func decodeRecord(line []byte) (audit.Record, error) {
 	var r audit.Record
 	dec := json.NewDecoder(bytes.NewReader(line))

@@ -87,3 +87,10 @@ func connect(t testing.TB, dsn string) *pgx.Conn {
 func configopaqueString(s string) configopaque.String { return configopaque.String(s) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// migrationCount is the newest schema version: the number of embedded migrations.
+func migrationCount(t testing.TB) int {
+	entries, err := migrationFiles.ReadDir("migrations")
+	require.NoError(t, err)
+	return len(entries)
+}

@@ -21,12 +21,13 @@ import (
 var migrationFiles embed.FS
 
 // migrateSchema brings the schema of cfg.Table to the newest version.
-func migrateSchema(ctx context.Context, conn *pgx.Conn, table string) error {
+func migrateSchema(ctx context.Context, conn *pgx.Conn, table, checkpoints string) error {
 	m, err := migrate.NewMigrator(ctx, conn, table+"_schema_version")
 	if err != nil {
 		return fmt.Errorf("schema version table: %w", err)
 	}
 	m.Data["table"] = table
+	m.Data["checkpoints"] = checkpoints
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,21 +14,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // columns of audit_logs in the order COPY sends them; rowValues follows the same order.
-var columns = []string{
-	"id", "decision_id", "timestamp", "received_at",
-	"request_id", "correlation_id", "trace_id", "span_id",
-	"request_type", "plane", "origin",
-	"org_id", "tenant_id", "client_id", "user_email", "identity_source", "user_id", "session_id",
-	"policy_decision", "policy_details", "obligations", "pii_types", "redacted_fields",
-	"query", "response_sample", "query_hash",
-	"provider", "model", "tool_name",
-	"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
-	"compliance_flags", "security_metrics", "metadata",
-	"chain_id", "chain_seq", "prev_hash", "record_hash",
-}
+var columns = audit.Columns
 
 // row is one record ready for COPY: the decision id parsed, the JSON columns encoded.
 type row struct {
@@ -98,13 +89,14 @@ func (s *copySource) Err() error { return nil }
 // ON CONFLICT DO NOTHING into the audit table, in one transaction. A retried or replayed batch inserts only the rows
 // not stored yet.
 type writer struct {
-	pool      *pgxpool.Pool
-	staging   string
-	createSQL string
-	insertSQL string
+	pool          *pgxpool.Pool
+	staging       string
+	createSQL     string
+	insertSQL     string
+	checkpointSQL string
 }
 
-func newWriter(pool *pgxpool.Pool, table string) *writer {
+func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 	staging := table + "_staging"
 	list := ""
 	for i, c := range columns {
@@ -118,12 +110,23 @@ func newWriter(pool *pgxpool.Pool, table string) *writer {
 		staging: staging,
 		// The staging table lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch.
 		createSQL: "CREATE TEMP TABLE IF NOT EXISTS " + staging + " (LIKE " + table + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-		insertSQL: "INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + staging + " ON CONFLICT DO NOTHING",
+		// The rows ON CONFLICT skipped that carry a new chain position (a re-delivered record chained again) are kept
+		// whole in <table>_redeliveries, so the chain stays gapless; the count returned is the rows inserted.
+		insertSQL: "WITH ins AS (INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + staging +
+			" ON CONFLICT DO NOTHING RETURNING id, chain_id, chain_seq), " +
+			"again AS (INSERT INTO " + table + "_redeliveries (" + list + ") SELECT " + prefixed("s.", list) + " FROM " + staging + " s " +
+			"WHERE s.chain_id IS NOT NULL AND s.record_hash IS NOT NULL " +
+			"AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id AND ins.chain_id = s.chain_id AND ins.chain_seq = s.chain_seq) " +
+			"AND NOT EXISTS (SELECT 1 FROM " + table + " a WHERE a.id = s.id AND a.\"timestamp\" = s.\"timestamp\" " +
+			"AND a.chain_id = s.chain_id AND a.chain_seq = s.chain_seq) ON CONFLICT DO NOTHING RETURNING 1) " +
+			"SELECT (SELECT count(*) FROM ins)",
+		checkpointSQL: "INSERT INTO " + checkpoints + " (chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature) " +
+			"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
 	}
 }
 
-// write stores rows and returns how many were new.
-func (w *writer) write(ctx context.Context, rows []row) (inserted int64, err error) {
+// write stores rows and checkpoints and returns how many rows were new.
+func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoint) (inserted int64, err error) {
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		return 0, err
@@ -138,20 +141,36 @@ func (w *writer) write(ctx context.Context, rows []row) (inserted int64, err err
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err = tx.Exec(ctx, w.createSQL); err != nil {
-		return 0, err
+	if len(rows) > 0 {
+		if _, err = tx.Exec(ctx, w.createSQL); err != nil {
+			return 0, err
+		}
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{w.staging}, columns, &copySource{rows: rows}); err != nil {
+			return 0, err
+		}
+		if err = tx.QueryRow(ctx, w.insertSQL).Scan(&inserted); err != nil {
+			return 0, err
+		}
 	}
-	if _, err = tx.CopyFrom(ctx, pgx.Identifier{w.staging}, columns, &copySource{rows: rows}); err != nil {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, w.insertSQL)
-	if err != nil {
-		return 0, err
+	for i := range cps {
+		c := &cps[i]
+		if _, err = tx.Exec(ctx, w.checkpointSQL, c.ChainID, c.TenantID, c.LastSeq, c.LastHash, c.KeyID, c.SignedAt, c.Signature); err != nil {
+			return 0, err
+		}
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	return tag.RowsAffected(), nil
+	return inserted, nil
+}
+
+// prefixed qualifies every column of a comma-separated list.
+func prefixed(prefix, list string) string {
+	cols := strings.Split(list, ", ")
+	for i := range cols {
+		cols[i] = prefix + cols[i]
+	}
+	return strings.Join(cols, ", ")
 }
 
 // isPermanent reports whether err is about the data (the same rows would fail again): SQLSTATE class 22 (data

@@ -2,9 +2,12 @@ package s3decisionexporter // import "github.com/govcol/govcol/exporter/s3decisi
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // Decision is the body of one object (schema version 1, documented in the README). Content fields hold the masked
@@ -101,6 +104,15 @@ func objectKey(prefix string, d *Decision) string {
 	} else {
 		path = d.Timestamp.UTC().Format("2006/01/02") + "/" + name
 	}
+	if prefix == "" {
+		return path
+	}
+	return prefix + "/" + path
+}
+
+// checkpointKey is <prefix>/checkpoints/<chain_id, path-escaped>/<last_seq, zero-padded>.json.
+func checkpointKey(prefix string, c *integrity.Checkpoint) string {
+	path := fmt.Sprintf("checkpoints/%s/%020d.json", url.PathEscape(c.ChainID), c.LastSeq)
 	if prefix == "" {
 		return path
 	}

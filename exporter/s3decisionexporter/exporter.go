@@ -2,6 +2,7 @@ package s3decisionexporter // import "github.com/govcol/govcol/exporter/s3decisi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/govcol/govcol/exporter/s3decisionexporter/internal/metadata"
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // Outcomes of a decision object.
@@ -93,6 +95,10 @@ func (e *decisionExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
+				if integrity.IsCheckpoint(lr) {
+					e.offerCheckpoint(ctx, lr)
+					continue
+				}
 				r, rawTime, err := audit.FromLogRecordAnyTime(rl.Resource(), lr)
 				if err != nil {
 					e.logger.Warn("Not a governed audit record; no decision object", zap.Error(err))
@@ -110,6 +116,21 @@ func (e *decisionExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 	return nil
+}
+
+// offerCheckpoint ships an integrity checkpoint beside the decisions, at
+// <prefix>/checkpoints/<chain_id, path-escaped>/<last_seq, 20 digits>.json, so the S3 copy can be verified alone.
+func (e *decisionExporter) offerCheckpoint(ctx context.Context, lr plog.LogRecord) {
+	cp, err := integrity.CheckpointFromLogRecord(lr)
+	if err == nil {
+		var body []byte
+		if body, err = json.Marshal(cp); err == nil {
+			e.offer(ctx, object{key: checkpointKey(e.cfg.Prefix, &cp), body: body})
+			return
+		}
+	}
+	e.logger.Warn("Malformed integrity checkpoint; not shipped", zap.Error(err))
+	e.count(ctx, outcomeFailed, 1)
 }
 
 func (e *decisionExporter) offer(ctx context.Context, o object) {

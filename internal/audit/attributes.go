@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -267,7 +269,7 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 		if strings.HasPrefix(k, AttrPrefix) || ContentKeys[k] {
 			continue
 		}
-		md[k] = v.AsRaw()
+		md[k] = jsonSafe(v.AsRaw())
 	}
 	for k, mk := range map[string]string{AttrEvent: "event_name", AttrLicenseID: "license_id", AttrTier: "license_tier", AttrAttemptedEmail: "attempted_user_email"} {
 		if v := str(k); v != "" {
@@ -275,10 +277,30 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 		}
 	}
 	if res.Attributes().Len() > 0 {
-		md["resource"] = res.Attributes().AsRaw()
+		md["resource"] = jsonSafe(res.Attributes().AsRaw())
 	}
 	r.Metadata = md
 	return r, r.Validate()
+}
+
+// jsonSafe replaces what JSON cannot hold (NaN and infinite doubles, which a payload may carry) with their names,
+// so encoding metadata never fails.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonSafe(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = jsonSafe(e)
+		}
+	}
+	return v
 }
 
 func getStrings(m pcommon.Map, k string) []string {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
@@ -96,3 +97,33 @@ func Batch(base plog.Logs, copies int) plog.Logs {
 	}
 	return out
 }
+
+// Raw returns the captured (ungoverned) Claude Code logs with every timestamp shifted by shift seconds: the same
+// events happening at another time, so the governance processor derives other record ids.
+func Raw(t testing.TB, shift int) plog.Logs {
+	t.Helper()
+	raw, err := os.ReadFile(fixturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Duration(shift) * time.Second
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				if lr.Timestamp() != 0 {
+					lr.SetTimestamp(pcommonTime(lr.Timestamp().AsTime().Add(d)))
+				}
+				if lr.ObservedTimestamp() != 0 {
+					lr.SetObservedTimestamp(pcommonTime(lr.ObservedTimestamp().AsTime().Add(d)))
+				}
+			}
+		}
+	}
+	return ld
+}
+
+func pcommonTime(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }

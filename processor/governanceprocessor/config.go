@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pii"
 )
 
@@ -53,8 +54,25 @@ type Config struct {
 	// Metrics configures the metrics signal.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 
+	// Integrity chains the audit records and signs checkpoints of the chains (DESIGN section 8).
+	Integrity IntegrityConfig `mapstructure:"integrity"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// IntegrityConfig configures the hash chains and their signed checkpoints.
+type IntegrityConfig struct {
+	// SigningKeyFile is a PEM (PKCS#8 Ed25519) private key, e.g. from `govctl keygen`.
+	SigningKeyFile string `mapstructure:"signing_key_file"`
+	// SigningKey is the key inline (base64 seed or key, or PEM), typically ${env:GOVCOL_AUDIT_SIGNING_KEY}.
+	SigningKey configopaque.String `mapstructure:"signing_key"`
+	// KeyID names the key in checkpoints; default the RFC 7638 thumbprint of its public key.
+	KeyID string `mapstructure:"key_id"`
+	// CheckpointInterval is the longest time new records of a chain stay without a checkpoint.
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	// CheckpointRecords is the most records a chain grows by between two checkpoints.
+	CheckpointRecords int `mapstructure:"checkpoint_records"`
 }
 
 // DefaultTenantConfig is the identity of unauthenticated data in development mode.
@@ -119,6 +137,7 @@ func createDefaultConfig() component.Config {
 		MaxContentBytes:     8192,
 		MaxHeaderValueBytes: 128,
 		Metrics:             MetricsConfig{DropAttributes: []string{"session.id"}},
+		Integrity:           IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000},
 	}
 }
 
@@ -136,6 +155,15 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxContentBytes < 64 {
 		errs = append(errs, errors.New("max_content_bytes must be at least 64"))
+	}
+	if _, _, err := integrity.LoadSigningKey(cfg.Integrity.SigningKeyFile, string(cfg.Integrity.SigningKey), cfg.Integrity.KeyID); err != nil {
+		errs = append(errs, fmt.Errorf("integrity: %w", err))
+	}
+	if cfg.Integrity.CheckpointInterval <= 0 || cfg.Integrity.CheckpointInterval > time.Minute {
+		errs = append(errs, errors.New("integrity.checkpoint_interval must be positive and at most 1m"))
+	}
+	if cfg.Integrity.CheckpointRecords < 1 || cfg.Integrity.CheckpointRecords > 1_000_000 {
+		errs = append(errs, errors.New("integrity.checkpoint_records must be between 1 and 1000000"))
 	}
 	if cfg.MaxHeaderValueBytes < 16 {
 		errs = append(errs, errors.New("max_header_value_bytes must be at least 16"))

@@ -30,8 +30,12 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	if err != nil {
 		return nil, err
 	}
+	if err := g.enableIntegrity(set.TelemetrySettings, next); err != nil {
+		return nil, err
+	}
 	return processorhelper.NewLogs(ctx, set, cfg, next, g.processLogs,
-		processorhelper.WithCapabilities(processorCapabilities), processorhelper.WithShutdown(g.shutdown))
+		processorhelper.WithCapabilities(processorCapabilities), processorhelper.WithStart(g.start),
+		processorhelper.WithShutdown(g.shutdown))
 }
 
 func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {

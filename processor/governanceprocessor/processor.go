@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
@@ -21,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pii"
 	"github.com/govcol/govcol/processor/governanceprocessor/internal/metadata"
 )
@@ -34,6 +37,13 @@ type governor struct {
 	hmacs     sync.Pool // of hash.Hash keyed with the query hash key
 	drop      map[string]bool
 	scratch   sync.Pool // of *recordScratch
+	logger    *zap.Logger
+
+	// Logs only: the integrity chains and where checkpoints go between batches.
+	chainer *integrity.Chainer
+	next    consumer.Logs
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // recordScratch is reused across records to keep allocations per record low.
@@ -73,6 +83,7 @@ func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error
 		policies:  ps,
 		telemetry: tb,
 		drop:      map[string]bool{},
+		logger:    set.Logger,
 	}
 	g.hmacs.New = func() any { return hmac.New(sha256.New, key) }
 	g.scratch.New = func() any { return &recordScratch{} }
@@ -82,7 +93,70 @@ func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error
 	return g, nil
 }
 
+// enableIntegrity makes this (logs) governor chain its records and emit checkpoints, in its batches and, between
+// batches, to next.
+func (g *governor) enableIntegrity(set component.TelemetrySettings, next consumer.Logs) error {
+	ic := g.cfg.Integrity
+	key, keyID, err := integrity.LoadSigningKey(ic.SigningKeyFile, string(ic.SigningKey), ic.KeyID)
+	if err != nil {
+		return err
+	}
+	if key == nil {
+		set.Logger.Warn("governance: integrity.signing_key_file / signing_key not set; records are hash-chained but no signed checkpoints are written, so `govctl verify` cannot prove the trail")
+	}
+	instance := ""
+	if v, ok := set.Resource.Attributes().Get("service.instance.id"); ok {
+		instance = v.AsString()
+	}
+	if instance == "" {
+		instance = uuid.NewString()
+	}
+	g.chainer = integrity.NewChainer(instance, key, keyID, ic.CheckpointRecords, ic.CheckpointInterval, time.Now)
+	g.next = next
+	g.stop = make(chan struct{})
+	return nil
+}
+
+func (g *governor) start(context.Context, component.Host) error {
+	if g.chainer == nil {
+		return nil
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		t := time.NewTicker(g.cfg.Integrity.CheckpointInterval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-g.stop:
+				return
+			case <-t.C:
+				g.emitCheckpoints(false)
+			}
+		}
+	}()
+	return nil
+}
+
+// emitCheckpoints sends the due checkpoints down the pipeline on their own.
+func (g *governor) emitCheckpoints(force bool) {
+	cps := g.chainer.Due(force)
+	if len(cps) == 0 {
+		return
+	}
+	ld := plog.NewLogs()
+	integrity.AppendCheckpoints(ld, cps)
+	if err := g.next.ConsumeLogs(context.Background(), ld); err != nil {
+		g.logger.Error("governance: sending integrity checkpoints failed", zap.Error(err))
+	}
+}
+
 func (g *governor) shutdown(context.Context) error {
+	if g.chainer != nil && g.stop != nil {
+		close(g.stop)
+		g.wg.Wait()
+		g.emitCheckpoints(true) // exporters shut down after processors: the final heads are still stored
+	}
 	g.telemetry.Shutdown()
 	return nil
 }
@@ -201,7 +275,9 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 		return ld, err
 	}
 	defer g.scratch.Put(sc)
-	received := time.Now().UTC()
+	// Microseconds: the precision Postgres stores, so the integrity hash of the stored row matches.
+	received := time.Now().UTC().Truncate(time.Microsecond)
+	var checkpoints []*integrity.Checkpoint
 	for _, rl := range ld.ResourceLogs().All() {
 		rc, resMark := g.prepareResource(&id, rl.Resource(), &sc.mask, stats)
 		for _, sl := range rl.ScopeLogs().All() {
@@ -209,9 +285,19 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 				g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
 				stats.withheld += int64(sc.mask.withheld - resMark.withheld)
 				sc.mask.rewind(resMark)
+				if g.chainer != nil {
+					cp, err := g.chainer.Link(rl.Resource(), lr, id.tenantID)
+					if err != nil {
+						g.logger.Error("governance: chaining a record failed", zap.Error(err))
+					}
+					if cp != nil {
+						checkpoints = append(checkpoints, cp)
+					}
+				}
 			}
 		}
 	}
+	integrity.AppendCheckpoints(ld, checkpoints)
 	g.flushStats(ctx, "logs", stats)
 	return ld, nil
 }
@@ -252,9 +338,9 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	}
 	switch {
 	case lr.Timestamp() != 0:
-		r.Timestamp = lr.Timestamp().AsTime().UTC()
+		r.Timestamp = lr.Timestamp().AsTime().UTC().Truncate(time.Microsecond)
 	case lr.ObservedTimestamp() != 0:
-		r.Timestamp = lr.ObservedTimestamp().AsTime().UTC()
+		r.Timestamp = lr.ObservedTimestamp().AsTime().UTC().Truncate(time.Microsecond)
 	default:
 		r.Timestamp = received
 	}

@@ -1,0 +1,209 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Integrity (DESIGN.md section 8). record_hash = "v1:" + hex(SHA-256(canonical encoding v1 of the record)).
+//
+// Canonical encoding v1: the bytes "govcol.audit.v1\x00", then every column of audit_logs except record_hash, in
+// the order below, each as a 4-byte big-endian length followed by its bytes (NULL is the length 0xFFFFFFFF). It is
+// defined on the values as Postgres stores them, so that a verifier reading the row back recomputes the same hash:
+//   - text: the UTF-8 bytes; an empty string and NULL are the same (optional columns store "" as NULL);
+//   - timestamps: UTC, truncated to the microsecond (the precision Postgres stores; pgx truncates), "2006-01-02T15:04:05.000000Z";
+//   - integers: decimal, NULL when not measured; cost: Go's shortest 'g' formatting of the float64;
+//   - text[] lists: a 4-byte count, then each element as text;
+//   - JSON columns: canonical JSON — object keys sorted by bytes, no whitespace, numbers as exact rationals
+//     (big.Rat, so "1e2" and "100" agree, as they do once jsonb has normalised them), strings as encoding/json writes
+//     them;
+//   - chain_seq: decimal (0 when absent).
+//
+// Columns in order: id, decision_id (lower case), timestamp, received_at, request_id, correlation_id, trace_id,
+// span_id, request_type, plane, origin, org_id, tenant_id, client_id, user_email, identity_source, user_id,
+// session_id, policy_decision, policy_details, obligations, pii_types, redacted_fields, query, response_sample,
+// query_hash, provider, model, tool_name, response_time_ms, input_tokens, output_tokens, tokens_used, cost,
+// compliance_flags, security_metrics, metadata, chain_id, chain_seq, prev_hash.
+
+// HashVersion prefixes every record_hash.
+const HashVersion = "v1"
+
+var canonicalMagic = []byte("govcol.audit.v1\x00")
+
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// CanonicalTime is a timestamp as the canonical encoding (and Postgres) holds it.
+func CanonicalTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Format(timeLayout) }
+
+type canon struct{ b []byte }
+
+func (c *canon) text(s string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(s)))
+	c.b = append(c.b, s...)
+}
+
+func (c *canon) null() { c.b = binary.BigEndian.AppendUint32(c.b, math.MaxUint32) }
+
+func (c *canon) int(p *int64) {
+	if p == nil {
+		c.null()
+		return
+	}
+	c.text(strconv.FormatInt(*p, 10))
+}
+
+func (c *canon) list(ss []string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(ss)))
+	for _, s := range ss {
+		c.text(s)
+	}
+}
+
+func (c *canon) json(raw []byte) error {
+	s, err := CanonicalJSON(raw)
+	if err != nil {
+		return err
+	}
+	c.text(s)
+	return nil
+}
+
+// Canonical returns the canonical encoding v1 of r (everything but RecordHash).
+func (r *Record) Canonical() ([]byte, error) {
+	return r.CanonicalWithJSON(StoredJSON{
+		PolicyDetails: r.PolicyDetailsJSON(), Obligations: r.ObligationsJSON(),
+		ComplianceFlags: r.ComplianceFlagsJSON(), SecurityMetrics: r.SecurityMetricsJSON(), Metadata: r.MetadataJSON(),
+	})
+}
+
+// StoredJSON holds the JSON columns of a record as stored (a verifier hashes what the database holds, not a
+// re-encoding of it, so that an added or changed JSON member is detected).
+type StoredJSON struct {
+	PolicyDetails, Obligations, ComplianceFlags, SecurityMetrics, Metadata []byte
+}
+
+// CanonicalWithJSON is Canonical with the JSON columns given as stored; the other fields come from r.
+func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
+	c := canon{b: make([]byte, 0, 1024+len(r.Query)+len(r.ResponseSample))}
+	c.b = append(c.b, canonicalMagic...)
+	for _, s := range []string{r.ID, strings.ToLower(r.DecisionID), CanonicalTime(r.Timestamp), CanonicalTime(r.ReceivedAt),
+		r.RequestID, r.CorrelationID, r.TraceID, r.SpanID, r.RequestType, string(r.Plane), string(r.Origin),
+		r.OrgID, r.TenantID, r.ClientID, r.UserEmail, r.IdentitySource, r.UserID, r.SessionID, string(r.PolicyDecision)} {
+		c.text(s)
+	}
+	if err := c.json(js.PolicyDetails); err != nil {
+		return nil, fmt.Errorf("policy_details: %w", err)
+	}
+	if err := c.json(js.Obligations); err != nil {
+		return nil, fmt.Errorf("obligations: %w", err)
+	}
+	c.list(r.PIITypes)
+	c.list(r.RedactedFields)
+	for _, s := range []string{r.Query, r.ResponseSample, r.QueryHash, r.Provider, r.Model, r.ToolName} {
+		c.text(s)
+	}
+	c.int(r.ResponseTimeMS)
+	c.int(r.InputTokens)
+	c.int(r.OutputTokens)
+	c.int(r.TokensUsed)
+	if r.Cost == nil {
+		c.null()
+	} else {
+		c.text(strconv.FormatFloat(*r.Cost, 'g', -1, 64))
+	}
+	if err := c.json(js.ComplianceFlags); err != nil {
+		return nil, fmt.Errorf("compliance_flags: %w", err)
+	}
+	if err := c.json(js.SecurityMetrics); err != nil {
+		return nil, fmt.Errorf("security_metrics: %w", err)
+	}
+	if err := c.json(js.Metadata); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	c.text(r.ChainID)
+	c.text(strconv.FormatInt(r.ChainSeq, 10))
+	c.text(r.PrevHash)
+	return c.b, nil
+}
+
+// ComputeHash returns the record_hash of r: "v1:" + hex SHA-256 of its canonical encoding.
+func (r *Record) ComputeHash() (string, error) {
+	b, err := r.Canonical()
+	if err != nil {
+		return "", err
+	}
+	return HashOf(b), nil
+}
+
+// HashOf formats the record_hash of a canonical encoding.
+func HashOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return HashVersion + ":" + hex.EncodeToString(sum[:])
+}
+
+// CanonicalJSON re-encodes a JSON document canonically (sorted keys, no whitespace, exact rational numbers).
+func CanonicalJSON(raw []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	writeCanonical(&b, v)
+	return b.String(), nil
+}
+
+func writeCanonical(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case json.Number:
+		if r, ok := new(big.Rat).SetString(string(x)); ok {
+			b.WriteString(r.RatString())
+		} else {
+			b.WriteString(string(x))
+		}
+	case string:
+		q, _ := json.Marshal(x)
+		b.Write(q)
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeCanonical(b, e)
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			q, _ := json.Marshal(k)
+			b.Write(q)
+			b.WriteByte(':')
+			writeCanonical(b, x[k])
+		}
+		b.WriteByte('}')
+	}
+}

@@ -1,0 +1,121 @@
+// Package integrity is govcol's tamper evidence (DESIGN.md section 8): hash chains over the canonical audit records
+// (Chainer, used by the governance processor), Ed25519-signed checkpoints of the chain heads, and the verification
+// of a stored trail (Verify, used by `govctl verify`).
+package integrity
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/license"
+)
+
+// Checkpoint signs the head of a chain: every record up to LastSeq is covered by the signature through the hashes.
+type Checkpoint struct {
+	ChainID   string    `json:"chain_id"`
+	TenantID  string    `json:"tenant_id"`
+	LastSeq   int64     `json:"last_seq"`
+	LastHash  string    `json:"last_hash"`
+	KeyID     string    `json:"key_id"`
+	SignedAt  time.Time `json:"signed_at"`
+	Signature string    `json:"signature"` // base64 (standard, padded) Ed25519 signature of Payload
+}
+
+var checkpointMagic = []byte("govcol.checkpoint.v1\x00")
+
+// Payload is what the signature covers: "govcol.checkpoint.v1\x00" then chain_id, tenant_id, last_seq (decimal),
+// last_hash, key_id and signed_at (canonical time), each as a 4-byte big-endian length and its bytes.
+func (c *Checkpoint) Payload() []byte {
+	b := append([]byte{}, checkpointMagic...)
+	for _, s := range []string{c.ChainID, c.TenantID, strconv.FormatInt(c.LastSeq, 10), c.LastHash, c.KeyID, audit.CanonicalTime(c.SignedAt)} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// Sign sets KeyID and Signature.
+func (c *Checkpoint) Sign(key ed25519.PrivateKey, keyID string) {
+	c.KeyID = keyID
+	c.SignedAt = c.SignedAt.UTC().Truncate(time.Microsecond)
+	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, c.Payload()))
+}
+
+// VerifySignature checks the signature against the key set (key rotation: any known key id).
+func (c *Checkpoint) VerifySignature(keys license.KeySet) error {
+	pub, ok := keys[c.KeyID]
+	if !ok {
+		return fmt.Errorf("unknown key id %q", c.KeyID)
+	}
+	sig, err := base64.StdEncoding.DecodeString(c.Signature)
+	if err != nil || !ed25519.Verify(pub, c.Payload(), sig) {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}
+
+// Attributes of a checkpoint log record. A checkpoint travels through the logs pipeline beside the records it
+// covers, so every exporter stores it where it stores them.
+const (
+	AttrKind            = "audit.kind"
+	KindCheckpoint      = "checkpoint"
+	AttrCheckpointSeq   = "audit.checkpoint.last_seq"
+	AttrCheckpointHash  = "audit.checkpoint.last_hash"
+	AttrCheckpointKeyID = "audit.checkpoint.key_id"
+	AttrCheckpointTime  = "audit.checkpoint.signed_at"
+	AttrCheckpointSig   = "audit.checkpoint.signature"
+	checkpointBody      = "govcol.checkpoint"
+)
+
+// WriteLogRecord encodes c on lr.
+func (c *Checkpoint) WriteLogRecord(lr plog.LogRecord) {
+	lr.Body().SetStr(checkpointBody)
+	lr.SetTimestamp(pcommonTime(c.SignedAt))
+	a := lr.Attributes()
+	a.PutStr(AttrKind, KindCheckpoint)
+	a.PutStr(audit.AttrChainID, c.ChainID)
+	a.PutStr(audit.AttrTenantID, c.TenantID)
+	a.PutInt(AttrCheckpointSeq, c.LastSeq)
+	a.PutStr(AttrCheckpointHash, c.LastHash)
+	a.PutStr(AttrCheckpointKeyID, c.KeyID)
+	a.PutStr(AttrCheckpointTime, audit.CanonicalTime(c.SignedAt))
+	a.PutStr(AttrCheckpointSig, c.Signature)
+}
+
+// IsCheckpoint reports whether lr is a checkpoint record (not an audit record).
+func IsCheckpoint(lr plog.LogRecord) bool {
+	v, ok := lr.Attributes().Get(AttrKind)
+	return ok && v.Str() == KindCheckpoint
+}
+
+// CheckpointFromLogRecord decodes a checkpoint record.
+func CheckpointFromLogRecord(lr plog.LogRecord) (Checkpoint, error) {
+	a := lr.Attributes()
+	str := func(k string) string {
+		if v, ok := a.Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	c := Checkpoint{ChainID: str(audit.AttrChainID), TenantID: str(audit.AttrTenantID), LastHash: str(AttrCheckpointHash),
+		KeyID: str(AttrCheckpointKeyID), Signature: str(AttrCheckpointSig)}
+	if v, ok := a.Get(AttrCheckpointSeq); ok {
+		c.LastSeq = v.Int()
+	}
+	var err error
+	if c.SignedAt, err = time.Parse(time.RFC3339Nano, str(AttrCheckpointTime)); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: bad %s", AttrCheckpointTime)
+	}
+	if c.ChainID == "" || c.LastSeq < 1 || c.LastHash == "" || c.Signature == "" {
+		return Checkpoint{}, errors.New("checkpoint: incomplete")
+	}
+	return c, nil
+}
