@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/govcol/govcol/internal/license"
 )
 
 const devLicenseFile = "dev.license"
@@ -49,6 +51,9 @@ func devInit(stdout, stderr io.Writer, o devOptions, now time.Time) error {
 		}
 		fmt.Fprintf(stderr, "govctl: minted development signing key %s (kid %s)\n", keyPath, kid)
 	}
+	if err := devAuditKey(stderr, o.dir); err != nil {
+		return err
+	}
 	licPath := filepath.Join(o.dir, devLicenseFile)
 	raw, err := os.ReadFile(licPath)
 	lic := strings.TrimSpace(string(raw))
@@ -80,6 +85,45 @@ func devInit(stdout, stderr io.Writer, o devOptions, now time.Time) error {
 	} {
 		fmt.Fprintf(stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
+	return nil
+}
+
+// Checkpoint signing key of the quick start (config/local.yaml): integrity.signing_key_file, and the public key
+// `govctl verify --key` takes.
+const (
+	auditKeyFile    = "audit-signing.key"
+	auditPubKeyFile = "audit-signing.pub.pem"
+)
+
+// devAuditKey mints the audit checkpoint signing key on first run (a key of its own: licenses and the audit trail
+// are signed by different keys, so either can rotate alone).
+func devAuditKey(stderr io.Writer, dir string) error {
+	path := filepath.Join(dir, auditKeyFile)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	pub, priv, err := license.GenerateKey()
+	if err != nil {
+		return err
+	}
+	privPEM, err := license.MarshalPrivateKeyPEM(priv)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := license.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, privPEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, auditPubKeyFile), pubPEM, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "govctl: minted audit checkpoint signing key %s (kid %s)\n", path, license.KeyID(pub))
 	return nil
 }
 

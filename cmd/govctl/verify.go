@@ -18,8 +18,8 @@ import (
 
 type verifyOptions struct {
 	dsn, tenant, since, jwks, table, checkpoints string
-	keys                                          []string
-	asJSON                                        bool
+	keys                                         []string
+	asJSON                                       bool
 }
 
 // errVerifyFailed makes the command exit non-zero after printing the report.

@@ -116,6 +116,7 @@ func TestLocalConfigValidates(t *testing.T) {
 	pem, err := os.ReadFile(keys.PEMPath)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "license-signing.pub.pem"), pem, 0o600))
+	NewAuditKey(t, dir) // audit-signing.key, as `govctl dev init` mints it
 	cmd := exec.Command(GovcolBinary(t), "validate", "--config", filepath.Join(RepoRoot(t), "config", "local.yaml"))
 	cmd.Env = append(os.Environ(), "GOVCOL_DIR="+dir, "GOVCOL_PG_DSN=postgres://govcol@127.0.0.1:5432/audit")
 	out, err := cmd.CombinedOutput()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,6 +117,7 @@ func TestGovernedClaudeCode(t *testing.T) {
 			}
 			checkStoredInPostgres(t, c, sink)
 			checkDecisionFiles(t, c, sink)
+			checkTrailVerifies(t, c, sink)
 			require.Positive(t, c.Metric(t, "otelcol_governance_records_processed", `verdict="redacted"`, `origin="claude-code"`))
 			require.Positive(t, c.Metric(t, "otelcol_governance_pii_detections", `pii_type="ssn"`))
 			out := c.Output()
@@ -197,4 +199,32 @@ func checkDecisionFiles(t *testing.T, c *Collector, sink *Sink) {
 		assert.NotContains(t, string(b), "123-45-6789")
 	}
 	require.Positive(t, c.Metric(t, "otelcol_s3decision_objects", `outcome="shipped"`))
+}
+
+// checkTrailVerifies runs the real `govctl verify` on the collector's database: the records are hash-chained and,
+// within the checkpoint interval, covered by a signed checkpoint.
+func checkTrailVerifies(t *testing.T, c *Collector, sink *Sink) {
+	t.Helper()
+	govctl := filepath.Join(filepath.Dir(GovcolBinary(t)), "govctl")
+	var out []byte
+	require.Eventually(t, func() bool {
+		var err error
+		out, err = exec.Command(govctl, "verify", "--dsn", c.PostgresDSN, "--key", c.AuditPubKey).CombinedOutput()
+		return err == nil
+	}, 15*time.Second, 500*time.Millisecond, "govctl verify")
+	assert.Contains(t, string(out), "(tenant tenant-e2e)")
+	assert.Contains(t, string(out), ": OK")
+	for _, r := range sink.Records(t) {
+		assert.True(t, strings.HasPrefix(r.RecordHash, "v1:"), "record_hash on %s", r.ID)
+		assert.Positive(t, r.ChainSeq)
+	}
+	var cps int
+	db, err := pgx.Connect(context.Background(), c.PostgresDSN)
+	require.NoError(t, err)
+	defer db.Close(context.Background())
+	require.NoError(t, db.QueryRow(context.Background(), "SELECT count(*) FROM audit_checkpoints WHERE tenant_id = 'tenant-e2e'").Scan(&cps))
+	assert.Positive(t, cps)
+	checkpoints, err := filepath.Glob(filepath.Join(c.Dir, "decisions", "axonflow", "decisions", "checkpoints", "*", "*.json"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, checkpoints, "checkpoints shipped beside the decisions")
 }

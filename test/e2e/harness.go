@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgtest"
 )
@@ -51,8 +52,8 @@ func RepoRoot(t testing.TB) string {
 
 var buildOnce sync.Once
 
-// GovcolBinary builds bin/govcol once per test process (go build is incremental, so this is cheap when `make build`
-// already ran) and returns its path.
+// GovcolBinary builds bin/govcol and bin/govctl once per test process (go build is incremental, so this is cheap
+// when `make build` already ran) and returns the collector's path.
 func GovcolBinary(t testing.TB) string {
 	t.Helper()
 	root := RepoRoot(t)
@@ -60,11 +61,11 @@ func GovcolBinary(t testing.TB) string {
 	var buildErr error
 	var out []byte
 	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/govcol")
+		cmd := exec.Command("go", "build", "-o", filepath.Dir(bin)+string(filepath.Separator), "./cmd/govcol", "./cmd/govctl")
 		cmd.Dir = root
 		out, buildErr = cmd.CombinedOutput()
 	})
-	require.NoError(t, buildErr, "go build ./cmd/govcol: %s", out)
+	require.NoError(t, buildErr, "go build ./cmd/govcol ./cmd/govctl: %s", out)
 	_, err := os.Stat(bin)
 	require.NoError(t, err)
 	return bin
@@ -110,6 +111,21 @@ func NewKeys(t testing.TB, dir string) Keys {
 	path := filepath.Join(dir, "license-"+license.KeyID(pub)[:8]+".pub.pem")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
 	return Keys{Pub: pub, Priv: priv, PEMPath: path}
+}
+
+// NewAuditKey writes a checkpoint signing key pair into dir and returns the private and public PEM paths.
+func NewAuditKey(t testing.TB, dir string) (string, string) {
+	t.Helper()
+	pub, priv, err := license.GenerateKey()
+	require.NoError(t, err)
+	privPEM, err := license.MarshalPrivateKeyPEM(priv)
+	require.NoError(t, err)
+	pubPEM, err := license.MarshalPublicKeyPEM(pub)
+	require.NoError(t, err)
+	privPath, pubPath := filepath.Join(dir, "audit-signing.key"), filepath.Join(dir, "audit-signing.pub.pem")
+	require.NoError(t, os.WriteFile(privPath, privPEM, 0o600))
+	require.NoError(t, os.WriteFile(pubPath, pubPEM, 0o600))
+	return privPath, pubPath
 }
 
 // License issues a license valid for an hour.
@@ -258,6 +274,9 @@ func (s *Sink) Records(t testing.TB) []audit.Record {
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
+					if integrity.IsCheckpoint(lr) {
+						continue
+					}
 					r, err := audit.FromLogRecord(rl.Resource(), lr)
 					require.NoError(t, err)
 					out = append(out, r)
@@ -323,6 +342,7 @@ type Collector struct {
 	HTTPEndpoint string // http://host:port
 	MetricsURL   string // internal telemetry, Prometheus text format
 	PostgresDSN  string // the database holding this collector's audit_logs
+	AuditPubKey  string // PEM public key of the checkpoint signing key (govctl verify --key)
 	Keys         Keys
 	Dir          string
 
@@ -350,7 +370,7 @@ func (b *lockedBuffer) String() string {
 // include_metadata, every signal through the governance processor and forwarded by otlp_http to sinkURL, governed
 // logs also stored by the postgresaudit exporter in pgDSN and as decision files under decisionsDir (s3decision),
 // internal telemetry on metricsPort.
-func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath, decisionsDir string) string {
+func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath, decisionsDir, auditKey string) string {
 	return fmt.Sprintf(`
 extensions:
   licenseauth:
@@ -371,6 +391,7 @@ receivers:
 processors:
   governance:
     query_hash_key: e2e-query-hash-key-0123456789
+    integrity: {signing_key_file: %q}
 exporters:
   otlp_http:
     endpoint: %s
@@ -397,7 +418,7 @@ service:
     logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit, s3decision]}
     metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
     traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-`, pemPath, healthPort, grpcPort, httpPort, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
+`, pemPath, healthPort, grpcPort, httpPort, auditKey, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
 }
 
 // StartCollector writes a config forwarding to sink, starts bin/govcol and waits until it is healthy. The process is
@@ -410,7 +431,9 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	cfgPath := filepath.Join(dir, "govcol.yaml")
 	pgDSN := pgtest.NewDatabase(t)
-	cfg := CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"), filepath.Join(dir, "decisions"))
+	auditKey, auditPub := NewAuditKey(t, dir)
+	cfg := CollectorConfig(keys.PEMPath, grpcPort, httpPort, metricsPort, healthPort, sink.URL, pgDSN,
+		filepath.Join(dir, "pg-fallback.jsonl"), filepath.Join(dir, "decisions"), auditKey)
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
 	c := &Collector{
@@ -418,6 +441,7 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 		HTTPEndpoint: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		MetricsURL:   fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
 		PostgresDSN:  pgDSN,
+		AuditPubKey:  auditPub,
 		Keys:         keys,
 		Dir:          dir,
 		stderr:       &lockedBuffer{},
