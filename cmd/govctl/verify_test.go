@@ -34,7 +34,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // signingKey writes an Ed25519 key pair and returns the private and public PEM paths.
-func signingKey(t *testing.T) (string, string) {
+func signingKey(t *testing.T) (string, string) { return signingKeyTB(t) }
+
+func signingKeyTB(t testing.TB) (string, string) {
 	t.Helper()
 	pub, priv, err := license.GenerateKey()
 	require.NoError(t, err)
@@ -52,6 +54,10 @@ func signingKey(t *testing.T) (string, string) {
 // shutdown) feeding the real Postgres exporter, given batches of the governed fixture.
 // shifts are the batches to send: the fixture shifted by that many seconds (the same shift twice is a re-delivery).
 func collectorRun(t *testing.T, dsn, keyFile, fallback string, shifts []int, extra func(cfg *postgresauditexporter.Config)) {
+	collectorRunTB(t, dsn, keyFile, fallback, shifts, extra)
+}
+
+func collectorRunTB(t testing.TB, dsn, keyFile, fallback string, shifts []int, extra ...func(cfg *postgresauditexporter.Config)) {
 	t.Helper()
 	ctx := context.Background()
 	pf := postgresauditexporter.NewFactory()
@@ -59,8 +65,10 @@ func collectorRun(t *testing.T, dsn, keyFile, fallback string, shifts []int, ext
 	pcfg.DSN = configopaque.String(dsn)
 	pcfg.Fallback.Path = fallback
 	pcfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]() // synchronous: deterministic tests
-	if extra != nil {
-		extra(pcfg)
+	for _, f := range extra {
+		if f != nil {
+			f(pcfg)
+		}
 	}
 	exp, err := pf.CreateLogs(ctx, exportertest.NewNopSettings(pf.Type()), pcfg)
 	require.NoError(t, err)

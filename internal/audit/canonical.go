@@ -70,11 +70,16 @@ func (c *canon) list(ss []string) {
 }
 
 func (c *canon) json(raw []byte) error {
-	s, err := CanonicalJSON(raw)
+	// Length prefix first, filled in once the canonical form is written in place.
+	at := len(c.b)
+	c.b = append(c.b, 0, 0, 0, 0)
+	out, err := appendCanonicalJSON(c.b, raw)
 	if err != nil {
+		c.b = c.b[:at]
 		return err
 	}
-	c.text(s)
+	binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
+	c.b = out
 	return nil
 }
 
@@ -94,7 +99,9 @@ type StoredJSON struct {
 
 // CanonicalWithJSON is Canonical with the JSON columns given as stored; the other fields come from r.
 func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
-	c := canon{b: make([]byte, 0, 1024+len(r.Query)+len(r.ResponseSample))}
+	size := 768 + len(r.Query) + len(r.ResponseSample) + len(js.PolicyDetails) + len(js.Obligations) +
+		len(js.ComplianceFlags) + len(js.SecurityMetrics) + len(js.Metadata)
+	c := canon{b: make([]byte, 0, size)}
 	c.b = append(c.b, canonicalMagic...)
 	for _, s := range []string{r.ID, strings.ToLower(r.DecisionID), CanonicalTime(r.Timestamp), CanonicalTime(r.ReceivedAt),
 		r.RequestID, r.CorrelationID, r.TraceID, r.SpanID, r.RequestType, string(r.Plane), string(r.Origin),
@@ -153,11 +160,21 @@ func HashOf(canonical []byte) string {
 
 // CanonicalJSON re-encodes a JSON document canonically (sorted keys, no whitespace, exact rational numbers).
 func CanonicalJSON(raw []byte) (string, error) {
+	b, err := appendCanonicalJSON(nil, raw)
+	return string(b), err
+}
+
+// canonicalJSONReference is the straightforward definition of CanonicalJSON (decode, sort, re-encode), kept to test
+// the scanner against.
+func canonicalJSONReference(raw []byte) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return "", err
+	}
+	if len(bytes.Trim(raw[dec.InputOffset():], " \t\r\n")) > 0 {
+		return "", errJSONTrailing
 	}
 	var b strings.Builder
 	writeCanonical(&b, v)

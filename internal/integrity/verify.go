@@ -2,7 +2,9 @@ package integrity
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/license"
@@ -56,6 +58,31 @@ type ChainReport struct {
 // OK reports whether the chain verified.
 func (r *ChainReport) OK() bool { return len(r.Failures) == 0 }
 
+// mismatches returns the positions whose record does not match its record_hash, hashing on every CPU.
+func mismatches(entries []Entry) []int {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(entries)/256))
+	found := make([][]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(entries); i += workers {
+				h, err := hashEntry(&entries[i], entries[i].Record.ChainSeq)
+				if err != nil || h != entries[i].Record.RecordHash {
+					found[w] = append(found[w], i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []int
+	for _, f := range found {
+		out = append(out, f...)
+	}
+	return out
+}
+
 func hashEntry(e *Entry, seq int64) (string, error) {
 	rec := e.Record
 	rec.ChainSeq = seq
@@ -87,11 +114,8 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 	// 1. Each record against its own hash; records whose hash holds under another record's sequence number were
 	// moved, not changed.
 	bad := map[int]bool{}
-	for i := range entries {
-		h, err := hashEntry(&entries[i], entries[i].Record.ChainSeq)
-		if err != nil || h != entries[i].Record.RecordHash {
-			bad[i] = true
-		}
+	for _, i := range mismatches(entries) {
+		bad[i] = true
 	}
 	moved := map[int]bool{}
 	if len(bad) >= 2 {
