@@ -322,4 +322,3 @@ func (p *jsonScanner) object(dst []byte) ([]byte, error) {
 	}
 	return append(dst, '}'), nil
 }
-
