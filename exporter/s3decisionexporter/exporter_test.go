@@ -22,6 +22,8 @@ import (
 
 	"github.com/govcol/govcol/exporter/s3decisionexporter/internal/metadatatest"
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/s3test"
 )
 
@@ -289,4 +291,29 @@ func (b blockingStore) put(ctx context.Context, _ string, _ []byte) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func TestCheckpointsShippedBesideDecisions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := createDefaultConfig().(*Config)
+	cfg.LocalDir = dir
+	tel := newTel(t)
+	exp, _ := startPipelineExporter(t, cfg, tel)
+	pub, priv, err := license.GenerateKey()
+	require.NoError(t, err)
+	cp := integrity.Checkpoint{ChainID: "inst-1/tenant-a/20261123T000000.000000Z-abc", TenantID: "tenant-a", LastSeq: 42,
+		LastHash: "v1:" + strings.Repeat("ab", 32), SignedAt: time.Now()}
+	cp.Sign(priv, license.KeyID(pub))
+	ld := plog.NewLogs()
+	integrity.AppendCheckpoints(ld, []*integrity.Checkpoint{&cp})
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	eventually(t, 10*time.Second, "shipped", func() bool { return outcomes(t, tel)["shipped"] == 1 })
+	path := filepath.Join(dir, "axonflow", "decisions", "checkpoints", "inst-1%2Ftenant-a%2F20261123T000000.000000Z-abc", "00000000000000000042.json")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var got integrity.Checkpoint
+	require.NoError(t, json.Unmarshal(b, &got))
+	keys := license.KeySet{}
+	require.NoError(t, keys.Add(license.KeyID(pub), pub))
+	require.NoError(t, got.VerifySignature(keys), "the stored checkpoint verifies on its own")
 }
