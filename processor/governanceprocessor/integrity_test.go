@@ -98,4 +98,3 @@ func checkpointsIn(t *testing.T, sink *consumertest.LogsSink) []integrity.Checkp
 	}
 	return out
 }
-
