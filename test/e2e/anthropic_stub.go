@@ -16,6 +16,8 @@ import (
 // tool_result answers with text. Other calls (title generation, quota probes) get a short non-tool answer.
 type AnthropicStub struct {
 	URL string
+	// Command is the shell command asked for (StubToolCommand unless set before the run).
+	Command string
 
 	mu       sync.Mutex
 	requests []string // "METHOD path" of every request, for diagnostics
@@ -28,6 +30,13 @@ const StubToolCommand = "ls -la"
 const StubAnswer = "Here are the files. Contact admin@corp.example for access."
 
 // NewAnthropicStub starts the stub on loopback; it stops with the test.
+func (s *AnthropicStub) command() string {
+	if s.Command != "" {
+		return s.Command
+	}
+	return StubToolCommand
+}
+
 func NewAnthropicStub(t testing.TB) *AnthropicStub {
 	s := &AnthropicStub{}
 	srv := httptest.NewServer(http.HandlerFunc(s.handle))
@@ -92,7 +101,7 @@ func (s *AnthropicStub) handle(w http.ResponseWriter, r *http.Request) {
 		stop := "end_turn"
 		if useTool {
 			content = []any{map[string]any{"type": "tool_use", "id": "toolu_01", "name": "Bash",
-				"input": map[string]any{"command": StubToolCommand, "description": "List files in the working directory"}}}
+				"input": map[string]any{"command": s.command(), "description": "List files in the working directory"}}}
 			stop = "tool_use"
 		}
 		writeJSON(w, map[string]any{"id": "msg_01", "type": "message", "role": "assistant", "model": model,
@@ -119,7 +128,7 @@ func (s *AnthropicStub) handle(w http.ResponseWriter, r *http.Request) {
 	}})
 	stop := "end_turn"
 	if useTool {
-		input, _ := json.Marshal(map[string]string{"command": StubToolCommand, "description": "List files in the working directory"})
+		input, _ := json.Marshal(map[string]string{"command": s.command(), "description": "List files in the working directory"})
 		event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
 			"content_block": map[string]any{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": map[string]any{}}})
 		event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,

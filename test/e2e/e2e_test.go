@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,8 +110,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// The quick start configuration (config/local.yaml) is valid for the distribution that is built.
-func TestLocalConfigValidates(t *testing.T) {
+// The shipped configurations (config/local.yaml, config/gateway.yaml) are valid for the distribution that is built.
+func TestShippedConfigsValidate(t *testing.T) {
 	dir := t.TempDir()
 	keys := NewKeys(t, dir)
 	pem, err := os.ReadFile(keys.PEMPath)
@@ -120,5 +121,13 @@ func TestLocalConfigValidates(t *testing.T) {
 	cmd := exec.Command(GovcolBinary(t), "validate", "--config", filepath.Join(RepoRoot(t), "config", "local.yaml"))
 	cmd.Env = append(os.Environ(), "GOVCOL_DIR="+dir, "GOVCOL_PG_DSN=postgres://govcol@127.0.0.1:5432/audit")
 	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	seed := make([]byte, 32)
+	cmd = exec.Command(GovcolBinary(t), "validate", "--config", filepath.Join(RepoRoot(t), "config", "gateway.yaml"))
+	cmd.Env = append(os.Environ(), "GOVCOL_LICENSE_PUBKEYS="+keys.PEMPath, "GOVCOL_PG_DSN=postgres://govcol@127.0.0.1:5432/audit",
+		"GOVCOL_QUERY_HASH_KEY=0123456789abcdef0123", "GOVCOL_AUDIT_SIGNING_KEY="+base64.StdEncoding.EncodeToString(seed),
+		"GOVCOL_S3_BUCKET=audit", "GOVCOL_TLS_CERT=/etc/govcol/tls.crt", "GOVCOL_TLS_KEY=/etc/govcol/tls.key", "GOVCOL_STATE_DIR="+dir)
+	out, err = cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }

@@ -338,13 +338,14 @@ func (s *Sink) Total() int {
 
 // Collector is a running govcol process.
 type Collector struct {
-	GRPCEndpoint string // host:port
-	HTTPEndpoint string // http://host:port
-	MetricsURL   string // internal telemetry, Prometheus text format
-	PostgresDSN  string // the database holding this collector's audit_logs
-	AuditPubKey  string // PEM public key of the checkpoint signing key (govctl verify --key)
-	Keys         Keys
-	Dir          string
+	GRPCEndpoint       string // host:port
+	HTTPEndpoint       string // http://host:port
+	MetricsURL         string // internal telemetry, Prometheus text format
+	ExporterMetricsURL string // the Prometheus exporter (StartLocalCollector only)
+	PostgresDSN        string // the database holding this collector's audit_logs
+	AuditPubKey        string // PEM public key of the checkpoint signing key (govctl verify --key)
+	Keys               Keys
+	Dir                string
 
 	stderr *lockedBuffer
 }
@@ -446,7 +447,16 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 		Dir:          dir,
 		stderr:       &lockedBuffer{},
 	}
-	cmd := exec.Command(bin, "--config", cfgPath)
+	launch(t, c, bin, []string{"--config", cfgPath}, nil, healthPort)
+	return c
+}
+
+// launch starts bin with args (and extra env), stops it with SIGTERM at cleanup (printing its log when the test
+// failed), and waits until health_check on healthPort answers.
+func launch(t testing.TB, c *Collector, bin string, args, env []string, healthPort int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = c.stderr
 	cmd.Stderr = c.stderr
 	require.NoError(t, cmd.Start())
@@ -477,7 +487,7 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return c
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -485,6 +495,40 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// StartLocalCollector runs the shipped quick start configuration, config/local.yaml, on free ports (through its
+// GOVCOL_* variables), with its own keys directory and a fresh Postgres database. c.ExporterMetricsURL is the
+// Prometheus exporter (the :8889 of the quick start), c.MetricsURL the collector's own telemetry (:8888).
+func StartLocalCollector(t testing.TB) *Collector {
+	t.Helper()
+	bin := GovcolBinary(t)
+	dir := t.TempDir()
+	keys := NewKeys(t, dir)
+	pem, err := os.ReadFile(keys.PEMPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "license-signing.pub.pem"), pem, 0o600))
+	_, auditPub := NewAuditKey(t, dir)
+	grpcPort, httpPort, telPort, promPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+	c := &Collector{
+		GRPCEndpoint:       fmt.Sprintf("127.0.0.1:%d", grpcPort),
+		HTTPEndpoint:       fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		MetricsURL:         fmt.Sprintf("http://127.0.0.1:%d/metrics", telPort),
+		ExporterMetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", promPort),
+		PostgresDSN:        pgtest.NewDatabase(t),
+		AuditPubKey:        auditPub,
+		Keys:               keys,
+		Dir:                dir,
+		stderr:             &lockedBuffer{},
+	}
+	env := []string{
+		"GOVCOL_DIR=" + dir, "GOVCOL_PG_DSN=" + c.PostgresDSN, "GOVCOL_QUERY_HASH_KEY=e2e-query-hash-key-0123456789",
+		"GOVCOL_OTLP_GRPC_ENDPOINT=" + c.GRPCEndpoint, fmt.Sprintf("GOVCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:%d", httpPort),
+		fmt.Sprintf("GOVCOL_TELEMETRY_PORT=%d", telPort), fmt.Sprintf("GOVCOL_METRICS_ENDPOINT=127.0.0.1:%d", promPort),
+		fmt.Sprintf("GOVCOL_HEALTH_ENDPOINT=127.0.0.1:%d", healthPort), "GOVCOL_SPAN_METRICS_FLUSH=1s",
+	}
+	launch(t, c, bin, []string{"--config", filepath.Join(RepoRoot(t), "config", "local.yaml")}, env, healthPort)
+	return c
 }
 
 // Output returns what the collector has logged so far.
@@ -537,6 +581,8 @@ type ClaudeRun struct {
 	Prompt   string
 	// ResourceAttributes is passed as OTEL_RESOURCE_ATTRIBUTES (a payload claim govcol must not trust).
 	ResourceAttributes string
+	// DenyTools leaves Bash unapproved: the CLI rejects the tool call (a tool_decision "reject").
+	DenyTools bool
 }
 
 // RunClaude runs the real Claude Code CLI once, non-interactively, with telemetry pointed at the collector and the
@@ -553,7 +599,11 @@ func RunClaude(t testing.TB, c *Collector, stub *AnthropicStub, run ClaudeRun) s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-p", run.Prompt, "--allowedTools", "Bash", "--output-format", "text")
+	args := []string{"-p", run.Prompt, "--allowedTools", "Bash", "--output-format", "text"}
+	if run.DenyTools {
+		args = []string{"-p", run.Prompt, "--output-format", "text"}
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = work
 	cmd.Env = []string{
 		"HOME=" + home,
