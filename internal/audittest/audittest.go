@@ -127,3 +127,11 @@ func Raw(t testing.TB, shift int) plog.Logs {
 }
 
 func pcommonTime(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
+
+// FixtureFirstRequestType is the request_type of the fixture's first record as governed.
+func FixtureFirstRequestType(t testing.TB) string {
+	t.Helper()
+	ld := Governed(t, "x")
+	v, _ := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get(audit.AttrRequestType)
+	return v.Str()
+}

@@ -1,0 +1,81 @@
+package auditapiextension // import "github.com/govcol/govcol/extension/auditapiextension"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+)
+
+// EnvDSN is read when dsn is empty.
+const EnvDSN = "GOVCOL_PG_DSN"
+
+// Config is the auditapi extension's configuration.
+type Config struct {
+	// ServerConfig is the HTTP server (endpoint default 127.0.0.1:8080, TLS, timeouts). Its `auth` is not used: the
+	// API authenticates each API request with `authenticator`, so that the Log Explorer page itself loads without
+	// credentials and sends the license from the browser.
+	confighttp.ServerConfig `mapstructure:",squash"`
+	// Authenticator is the license authenticator extension (licenseauth).
+	Authenticator component.ID `mapstructure:"authenticator"`
+	// DSN of the Postgres holding audit_logs; empty means $GOVCOL_PG_DSN.
+	DSN              configopaque.String `mapstructure:"dsn"`
+	Table            string              `mapstructure:"table"`
+	CheckpointsTable string              `mapstructure:"checkpoints_table"`
+	// AdminTier is the license tier that may read every tenant.
+	AdminTier string `mapstructure:"admin_tier"`
+	// QueryTimeout bounds every query.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// MaxPageSize bounds `limit` of a search.
+	MaxPageSize int `mapstructure:"max_page_size"`
+	// ExportRowCap bounds an export; a capped export says so in its headers.
+	ExportRowCap int `mapstructure:"export_row_cap"`
+	// MaxRequestBytes bounds a request body.
+	MaxRequestBytes int64 `mapstructure:"max_request_bytes"`
+	// VerifyPublicKeyFiles are the checkpoint public keys for /api/v1/audit/verify (PEM).
+	VerifyPublicKeyFiles []string `mapstructure:"verify_public_key_files"`
+}
+
+var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DSN == "" && os.Getenv(EnvDSN) == "" {
+		errs = append(errs, fmt.Errorf("dsn is empty and %s is not set", EnvDSN))
+	}
+	if c.Authenticator.String() == "" || c.Authenticator.Type().String() == "" {
+		errs = append(errs, errors.New("authenticator must name the license authenticator extension (e.g. licenseauth)"))
+	}
+	if !tableName.MatchString(c.Table) || !tableName.MatchString(c.CheckpointsTable) {
+		errs = append(errs, fmt.Errorf("table and checkpoints_table must match %s", tableName))
+	}
+	if c.AdminTier == "" {
+		errs = append(errs, errors.New("admin_tier must be set"))
+	}
+	if c.QueryTimeout <= 0 {
+		errs = append(errs, errors.New("query_timeout must be positive"))
+	}
+	if c.MaxPageSize < 1 || c.MaxPageSize > 10_000 {
+		errs = append(errs, errors.New("max_page_size must be between 1 and 10000"))
+	}
+	if c.ExportRowCap < 1 || c.ExportRowCap > 1_000_000 {
+		errs = append(errs, errors.New("export_row_cap must be between 1 and 1000000"))
+	}
+	if c.MaxRequestBytes < 1024 {
+		errs = append(errs, errors.New("max_request_bytes must be at least 1024"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) dsn() string {
+	if c.DSN != "" {
+		return string(c.DSN)
+	}
+	return os.Getenv(EnvDSN)
+}
