@@ -5,6 +5,7 @@ package main
 import (
 	postgresauditexporter "github.com/govcol/govcol/exporter/postgresauditexporter"
 	s3decisionexporter "github.com/govcol/govcol/exporter/s3decisionexporter"
+	auditapiextension "github.com/govcol/govcol/extension/auditapiextension"
 	licenseauthextension "github.com/govcol/govcol/extension/licenseauthextension"
 	governanceprocessor "github.com/govcol/govcol/processor/governanceprocessor"
 	countconnector "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector"
@@ -57,6 +58,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		zpagesextension.NewFactory(),
 		licenseauthextension.NewFactory(),
+		auditapiextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -67,6 +69,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.155.0",
 		zpagesextension.NewFactory().Type():      "go.opentelemetry.io/collector/extension/zpagesextension v0.155.0",
 		licenseauthextension.NewFactory().Type(): "github.com/govcol/govcol v0.0.0",
+		auditapiextension.NewFactory().Type():    "github.com/govcol/govcol v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -183,4 +183,21 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 	tenants := promQuery(t, prom, `count by (audit_tenant_id) (govcol_decisions_total)`)
 	require.Len(t, tenants, 1)
 	assert.Equal(t, "tenant-e2e", tenants[0].Metric["audit_tenant_id"])
+
+	// The same collector serves the audit API over the records it stored (auditapi in config/local.yaml).
+	req, err := http.NewRequest("POST", c.AuditAPIURL+"/api/v1/audit/search", strings.NewReader(`{"action":"blocked"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+lic)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var found struct {
+		Total   int              `json:"total"`
+		Entries []map[string]any `json:"entries"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&found))
+	require.Equal(t, 1, found.Total, "the refused tool call")
+	assert.Equal(t, "claude_code_tool_decision", found.Entries[0]["request_type"])
+	assert.Equal(t, "tenant-e2e", found.Entries[0]["tenant_id"])
 }

@@ -127,7 +127,8 @@ func TestShippedConfigsValidate(t *testing.T) {
 	cmd = exec.Command(GovcolBinary(t), "validate", "--config", filepath.Join(RepoRoot(t), "config", "gateway.yaml"))
 	cmd.Env = append(os.Environ(), "GOVCOL_LICENSE_PUBKEYS="+keys.PEMPath, "GOVCOL_PG_DSN=postgres://govcol@127.0.0.1:5432/audit",
 		"GOVCOL_QUERY_HASH_KEY=0123456789abcdef0123", "GOVCOL_AUDIT_SIGNING_KEY="+base64.StdEncoding.EncodeToString(seed),
-		"GOVCOL_S3_BUCKET=audit", "GOVCOL_TLS_CERT=/etc/govcol/tls.crt", "GOVCOL_TLS_KEY=/etc/govcol/tls.key", "GOVCOL_STATE_DIR="+dir)
+		"GOVCOL_S3_BUCKET=audit", "GOVCOL_TLS_CERT=/etc/govcol/tls.crt", "GOVCOL_TLS_KEY=/etc/govcol/tls.key", "GOVCOL_STATE_DIR="+dir,
+		"GOVCOL_AUDIT_PUBKEYS="+filepath.Join(dir, "audit-signing.pub.pem"))
 	out, err = cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }

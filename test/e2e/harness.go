@@ -342,6 +342,7 @@ type Collector struct {
 	HTTPEndpoint       string // http://host:port
 	MetricsURL         string // internal telemetry, Prometheus text format
 	ExporterMetricsURL string // the Prometheus exporter (StartLocalCollector only)
+	AuditAPIURL        string // the audit API and Log Explorer (StartLocalCollector only)
 	PostgresDSN        string // the database holding this collector's audit_logs
 	AuditPubKey        string // PEM public key of the checkpoint signing key (govctl verify --key)
 	Keys               Keys
@@ -509,12 +510,13 @@ func StartLocalCollector(t testing.TB) *Collector {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "license-signing.pub.pem"), pem, 0o600))
 	_, auditPub := NewAuditKey(t, dir)
-	grpcPort, httpPort, telPort, promPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+	grpcPort, httpPort, telPort, promPort, healthPort, apiPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	c := &Collector{
 		GRPCEndpoint:       fmt.Sprintf("127.0.0.1:%d", grpcPort),
 		HTTPEndpoint:       fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		MetricsURL:         fmt.Sprintf("http://127.0.0.1:%d/metrics", telPort),
 		ExporterMetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", promPort),
+		AuditAPIURL:        fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		PostgresDSN:        pgtest.NewDatabase(t),
 		AuditPubKey:        auditPub,
 		Keys:               keys,
@@ -526,6 +528,7 @@ func StartLocalCollector(t testing.TB) *Collector {
 		"GOVCOL_OTLP_GRPC_ENDPOINT=" + c.GRPCEndpoint, fmt.Sprintf("GOVCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:%d", httpPort),
 		fmt.Sprintf("GOVCOL_TELEMETRY_PORT=%d", telPort), fmt.Sprintf("GOVCOL_METRICS_ENDPOINT=127.0.0.1:%d", promPort),
 		fmt.Sprintf("GOVCOL_HEALTH_ENDPOINT=127.0.0.1:%d", healthPort), "GOVCOL_SPAN_METRICS_FLUSH=1s",
+		fmt.Sprintf("GOVCOL_AUDIT_API_ENDPOINT=127.0.0.1:%d", apiPort),
 	}
 	launch(t, c, bin, []string{"--config", filepath.Join(RepoRoot(t), "config", "local.yaml")}, env, healthPort)
 	return c
