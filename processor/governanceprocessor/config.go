@@ -41,6 +41,12 @@ type Config struct {
 	// MaxHeaderValueBytes caps identity header values (X-Session-Id, X-Axonflow-Client, X-Axonflow-Gateway-Id).
 	MaxHeaderValueBytes int `mapstructure:"max_header_value_bytes"`
 
+	// MaxAttributesPerRecord bounds the values of one log record (attributes and body, counted into nested maps and
+	// lists); a record beyond it is dropped, reported and counted, the rest of the batch continues.
+	MaxAttributesPerRecord int `mapstructure:"max_attributes_per_record"`
+	// MaxValueDepth bounds the nesting of maps and lists in one record the same way.
+	MaxValueDepth int `mapstructure:"max_value_depth"`
+
 	// SafeAttributes adds attribute keys whose string values are never scanned for PII (ids, counts, model
 	// names), to the built-in list documented in the README. Content-bearing keys can never be made safe.
 	SafeAttributes []string `mapstructure:"safe_attributes"`
@@ -134,10 +140,12 @@ func createDefaultConfig() component.Config {
 			MaxValueBytes: pii.DefaultMaxValueBytes,
 			Timeout:       time.Second,
 		},
-		MaxContentBytes:     8192,
-		MaxHeaderValueBytes: 128,
-		Metrics:             MetricsConfig{DropAttributes: []string{"session.id"}},
-		Integrity:           IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000},
+		MaxContentBytes:        8192,
+		MaxHeaderValueBytes:    128,
+		MaxAttributesPerRecord: 1024,
+		MaxValueDepth:          16,
+		Metrics:                MetricsConfig{DropAttributes: []string{"session.id"}},
+		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000},
 	}
 }
 
@@ -164,6 +172,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Integrity.CheckpointRecords < 1 || cfg.Integrity.CheckpointRecords > 1_000_000 {
 		errs = append(errs, errors.New("integrity.checkpoint_records must be between 1 and 1000000"))
+	}
+	if cfg.MaxAttributesPerRecord < 64 || cfg.MaxAttributesPerRecord > 100_000 {
+		errs = append(errs, errors.New("max_attributes_per_record must be between 64 and 100000"))
+	}
+	if cfg.MaxValueDepth < 2 || cfg.MaxValueDepth > 64 {
+		errs = append(errs, errors.New("max_value_depth must be between 2 and 64"))
 	}
 	if cfg.MaxHeaderValueBytes < 16 {
 		errs = append(errs, errors.New("max_header_value_bytes must be at least 16"))

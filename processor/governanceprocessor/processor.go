@@ -208,10 +208,11 @@ type batchStats struct {
 	perType  map[pii.Type]int64
 	withheld int64
 	evalErrs map[string]int64
+	dropped  map[string]int64 // reason
 }
 
 func newBatchStats() *batchStats {
-	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}}
+	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}, dropped: map[string]int64{}}
 }
 
 func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats) {
@@ -227,6 +228,11 @@ func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats
 	}
 	for id, n := range st.evalErrs {
 		g.telemetry.GovernancePolicyEvaluationErrors.Add(ctx, n, metric.WithAttributes(attribute.String("policy", id)))
+	}
+	for reason, n := range st.dropped {
+		g.telemetry.GovernanceRecordsDropped.Add(ctx, n, metric.WithAttributes(attribute.String("reason", reason)))
+		g.logger.Warn("governance: log records dropped: beyond max_attributes_per_record / max_value_depth",
+			zap.String("reason", reason), zap.Int64("records", n))
 	}
 }
 
@@ -279,8 +285,19 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	received := time.Now().UTC().Truncate(time.Microsecond)
 	var checkpoints []*integrity.Checkpoint
 	for _, rl := range ld.ResourceLogs().All() {
+		sanitizeMap(rl.Resource().Attributes())
 		rc, resMark := g.prepareResource(&id, rl.Resource(), &sc.mask, stats)
 		for _, sl := range rl.ScopeLogs().All() {
+			// Records beyond the limits are dropped (reported, counted); the others are made storable.
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				if reason := g.checkLimits(lr); reason != "" {
+					stats.dropped[reason]++
+					return true
+				}
+				sanitizeMap(lr.Attributes())
+				sanitizeValue(lr.Body())
+				return false
+			})
 			for _, lr := range sl.LogRecords().All() {
 				g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
 				stats.withheld += int64(sc.mask.withheld - resMark.withheld)

@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	GovernanceBatchesRefused         metric.Int64Counter
 	GovernancePiiDetections          metric.Int64Counter
 	GovernancePolicyEvaluationErrors metric.Int64Counter
+	GovernanceRecordsDropped         metric.Int64Counter
 	GovernanceRecordsProcessed       metric.Int64Counter
 	GovernanceValuesWithheld         metric.Int64Counter
 }
@@ -78,6 +79,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_governance_policy_evaluation_errors",
 		metric.WithDescription("Policy conditions that failed to evaluate on a record (the policy then does not match). [Development]"),
 		metric.WithUnit("{evaluation}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.GovernanceRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_governance_records_dropped",
+		metric.WithDescription("Log records dropped before governance because they exceed max_attributes_per_record or max_value_depth. [Development]"),
+		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.GovernanceRecordsProcessed, err = builder.meter.Int64Counter(

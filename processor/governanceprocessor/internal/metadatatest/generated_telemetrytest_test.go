@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.GovernanceBatchesRefused.Add(context.Background(), 1)
 	tb.GovernancePiiDetections.Add(context.Background(), 1)
 	tb.GovernancePolicyEvaluationErrors.Add(context.Background(), 1)
+	tb.GovernanceRecordsDropped.Add(context.Background(), 1)
 	tb.GovernanceRecordsProcessed.Add(context.Background(), 1)
 	tb.GovernanceValuesWithheld.Add(context.Background(), 1)
 	AssertEqualGovernanceBatchesRefused(t, testTel,
@@ -31,6 +32,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualGovernancePolicyEvaluationErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualGovernanceRecordsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualGovernanceRecordsProcessed(t, testTel,
