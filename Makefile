@@ -10,7 +10,7 @@ CLAUDE_BIN   := node_modules/.bin/claude
 # Packages whose metadata.yaml is turned into code by mdatagen.
 MDATA_DIRS   := $(dir $(wildcard extension/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml receiver/*/metadata.yaml))
 
-.PHONY: all build tools generate check-generated run test test-go lint e2e-deps clean
+.PHONY: all build tools generate check-generated run test test-go lint e2e-deps bench clean
 
 all: build
 
@@ -59,6 +59,10 @@ test: check-generated lint build e2e-deps test-go
 
 test-go:
 	GOVCOL_CLAUDE_BIN=$(CURDIR)/$(CLAUDE_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# bench runs the benchmarks and a load run once and writes docs/BENCHMARKS.md (about 5 minutes).
+bench: build e2e-deps
+	./scripts/bench.sh
 
 clean:
 	rm -rf $(BIN) build
