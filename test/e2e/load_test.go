@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
