@@ -5,9 +5,6 @@ package audittest
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/govcol/govcol"
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/processor/governanceprocessor"
 )
@@ -26,23 +24,21 @@ import (
 // FixtureRecords is the number of log records in the fixture.
 const FixtureRecords = 11
 
-func fixturePath() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "claude-code-2.1.330", "logs.json")
+// rawFixture parses the embedded capture (a fresh copy on every call).
+func rawFixture(t testing.TB) plog.Logs {
+	t.Helper()
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(govcol.ClaudeCodeLogsJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld
 }
 
 // Governed returns the fixture logs governed for tenant (org "org-<tenant>", client "client-<tenant>", through the
 // processor's development default tenant).
 func Governed(t testing.TB, tenant string) plog.Logs {
 	t.Helper()
-	raw, err := os.ReadFile(fixturePath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ld := rawFixture(t)
 	f := governanceprocessor.NewFactory()
 	cfg := f.CreateDefaultConfig().(*governanceprocessor.Config)
 	cfg.AllowUnauthenticated = true
@@ -102,14 +98,7 @@ func Batch(base plog.Logs, copies int) plog.Logs {
 // events happening at another time, so the governance processor derives other record ids.
 func Raw(t testing.TB, shift int) plog.Logs {
 	t.Helper()
-	raw, err := os.ReadFile(fixturePath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ld := rawFixture(t)
 	d := time.Duration(shift) * time.Second
 	for _, rl := range ld.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
