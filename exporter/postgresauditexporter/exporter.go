@@ -48,9 +48,11 @@ type auditExporter struct {
 
 	replayMu   sync.Mutex
 	replayKick chan struct{}
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	now        func() time.Time
+	// loops is cancelled at shutdown: the replay and maintenance loops stop and their queries are abandoned.
+	loops     context.Context
+	stopLoops context.CancelFunc
+	wg        sync.WaitGroup
+	now       func() time.Time
 }
 
 func newAuditExporter(cfg *Config, set component.TelemetrySettings) (*auditExporter, error) {
@@ -58,14 +60,16 @@ func newAuditExporter(cfg *Config, set component.TelemetrySettings) (*auditExpor
 	if err != nil {
 		return nil, err
 	}
+	loops, stopLoops := context.WithCancel(context.Background())
 	return &auditExporter{
+		loops:      loops,
+		stopLoops:  stopLoops,
 		cfg:        cfg,
 		logger:     set.Logger,
 		tb:         tb,
 		spillAfter: cfg.spillAfter(),
 		pending:    map[plog.Logs]time.Time{},
 		replayKick: make(chan struct{}, 1),
-		stop:       make(chan struct{}),
 		now:        time.Now,
 	}, nil
 }
@@ -335,7 +339,7 @@ func (e *auditExporter) replayLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-e.stop:
+		case <-e.loops.Done():
 			return
 		case <-t.C:
 		case <-e.replayKick:
@@ -343,18 +347,9 @@ func (e *auditExporter) replayLoop() {
 		if e.fb.depth() == 0 {
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-e.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		if err := e.replay(ctx); err != nil {
+		if err := e.replay(e.loops); err != nil {
 			e.logger.Info("Fallback replay paused; Postgres still unavailable", zap.String("error", safeError(err)))
 		}
-		cancel()
 	}
 }
 
@@ -467,13 +462,11 @@ func (e *auditExporter) maintenanceLoop() {
 	defer partitions.Stop()
 	cleanup := time.NewTicker(retention)
 	defer cleanup.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-e.stop; cancel() }()
+	ctx := e.loops
 	e.runRetention(ctx)
 	for {
 		select {
-		case <-e.stop:
+		case <-ctx.Done():
 			return
 		case <-partitions.C:
 			if e.ready.Load() && e.cfg.CreateSchema {
@@ -519,11 +512,7 @@ func (e *auditExporter) runRetention(ctx context.Context) {
 // by the shutdown) are spilled, so an outage at shutdown loses nothing.
 func (e *auditExporter) shutdown(context.Context) error {
 	// Stop replay and maintenance first, so the spill below is the last change to the fallback files.
-	select {
-	case <-e.stop:
-	default:
-		close(e.stop)
-	}
+	e.stopLoops()
 	e.wg.Wait()
 	e.pendingMu.Lock()
 	left := e.pending
