@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,13 +97,7 @@ type writer struct {
 
 func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 	staging := table + "_staging"
-	list := ""
-	for i, c := range columns {
-		if i > 0 {
-			list += ", "
-		}
-		list += pgx.Identifier{c}.Sanitize()
-	}
+	list := audit.ColumnList("")
 	return &writer{
 		pool:    pool,
 		staging: staging,
@@ -114,7 +107,7 @@ func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 		// whole in <table>_redeliveries, so the chain stays gapless; the count returned is the rows inserted.
 		insertSQL: "WITH ins AS (INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + staging +
 			" ON CONFLICT DO NOTHING RETURNING id, chain_id, chain_seq), " +
-			"again AS (INSERT INTO " + table + "_redeliveries (" + list + ") SELECT " + prefixed("s.", list) + " FROM " + staging + " s " +
+			"again AS (INSERT INTO " + table + "_redeliveries (" + list + ") SELECT " + audit.ColumnList("s.") + " FROM " + staging + " s " +
 			"WHERE s.chain_id IS NOT NULL AND s.record_hash IS NOT NULL " +
 			"AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id AND ins.chain_id = s.chain_id AND ins.chain_seq = s.chain_seq) " +
 			"AND NOT EXISTS (SELECT 1 FROM " + table + " a WHERE a.id = s.id AND a.\"timestamp\" = s.\"timestamp\" " +
@@ -162,15 +155,6 @@ func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoi
 		return 0, err
 	}
 	return inserted, nil
-}
-
-// prefixed qualifies every column of a comma-separated list.
-func prefixed(prefix, list string) string {
-	cols := strings.Split(list, ", ")
-	for i := range cols {
-		cols[i] = prefix + cols[i]
-	}
-	return strings.Join(cols, ", ")
 }
 
 // isPermanent reports whether err is about the data (the same rows would fail again): SQLSTATE class 22 (data

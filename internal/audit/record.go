@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -149,6 +150,18 @@ var Columns = []string{
 	"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
 	"compliance_flags", "security_metrics", "metadata",
 	"chain_id", "chain_seq", "prev_hash", "record_hash",
+}
+
+// ColumnList is Columns as a quoted SQL column list, each name prefixed (e.g. "a." or "").
+func ColumnList(prefix string) string {
+	var b strings.Builder
+	for i, c := range Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(prefix + `"` + c + `"`)
+	}
+	return b.String()
 }
 
 // ComplianceFlags is the compliance_flags column, derived from the PII types found (see Flags).

@@ -46,14 +46,6 @@ func (r *Report) Records() int {
 	return n
 }
 
-func quoteCols(prefix string) string {
-	cols := make([]string, len(audit.Columns))
-	for i, c := range audit.Columns {
-		cols[i] = prefix + pgx.Identifier{c}.Sanitize()
-	}
-	return strings.Join(cols, ", ")
-}
-
 // VerifyPostgres reads the chains and checkpoints from Postgres and verifies them.
 func VerifyPostgres(ctx context.Context, conn *pgx.Conn, src Source, keys license.KeySet) (*Report, error) {
 	entries, cps, err := Load(ctx, conn, src)
@@ -90,14 +82,13 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 			ON st.chain_id = a.chain_id AND a.chain_seq >= st.s`, src.Table, len(args))
 	}
 	entries := map[string][]Entry{}
-	q := fmt.Sprintf(`SELECT %s FROM %s a %s WHERE %s`, quoteCols("a."), src.Table, start, strings.Join(where, " AND "))
-	if err := scanEntries(ctx, conn, q, args, entries); err != nil {
-		return nil, nil, err
-	}
-	// Re-delivered records, kept whole with their own chain position.
-	rq := strings.ReplaceAll(q, " FROM "+src.Table+" a ", " FROM "+src.Table+"_redeliveries a ")
-	if err := scanEntries(ctx, conn, rq, args, entries); err != nil {
-		return nil, nil, err
+	// The records, then the re-delivered ones (kept whole with their own chain position); the --since window is
+	// computed on the records of audit_logs for both.
+	for _, table := range []string{src.Table, src.Table + "_redeliveries"} {
+		q := fmt.Sprintf(`SELECT %s FROM %s a %s WHERE %s`, audit.ColumnList("a."), table, start, strings.Join(where, " AND "))
+		if err := scanEntries(ctx, conn, q, args, entries); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	cpArgs := []any{}
