@@ -1,15 +1,11 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
-	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,65 +158,4 @@ func HashOf(canonical []byte) string {
 func CanonicalJSON(raw []byte) (string, error) {
 	b, err := appendCanonicalJSON(nil, raw)
 	return string(b), err
-}
-
-// canonicalJSONReference is the straightforward definition of CanonicalJSON (decode, sort, re-encode), kept to test
-// the scanner against.
-func canonicalJSONReference(raw []byte) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	if len(bytes.Trim(raw[dec.InputOffset():], " \t\r\n")) > 0 {
-		return "", errJSONTrailing
-	}
-	var b strings.Builder
-	writeCanonical(&b, v)
-	return b.String(), nil
-}
-
-func writeCanonical(b *strings.Builder, v any) {
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(x)); ok {
-			b.WriteString(r.RatString())
-		} else {
-			b.WriteString(string(x))
-		}
-	case string:
-		q, _ := json.Marshal(x)
-		b.Write(q)
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeCanonical(b, e)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			q, _ := json.Marshal(k)
-			b.Write(q)
-			b.WriteByte(':')
-			writeCanonical(b, x[k])
-		}
-		b.WriteByte('}')
-	}
 }

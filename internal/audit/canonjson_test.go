@@ -1,8 +1,14 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,4 +62,65 @@ func FuzzCanonicalJSON(f *testing.F) {
 			t.Fatalf("%q: scanner %q, reference %q", b, got, want)
 		}
 	})
+}
+
+// canonicalJSONReference is the straightforward definition of CanonicalJSON (decode, sort, re-encode), kept to test
+// the scanner against.
+func canonicalJSONReference(raw []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	if len(bytes.Trim(raw[dec.InputOffset():], " \t\r\n")) > 0 {
+		return "", errJSONTrailing
+	}
+	var b strings.Builder
+	writeCanonical(&b, v)
+	return b.String(), nil
+}
+
+func writeCanonical(b *strings.Builder, v any) {
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case json.Number:
+		if r, ok := new(big.Rat).SetString(string(x)); ok {
+			b.WriteString(r.RatString())
+		} else {
+			b.WriteString(string(x))
+		}
+	case string:
+		q, _ := json.Marshal(x)
+		b.Write(q)
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeCanonical(b, e)
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			q, _ := json.Marshal(k)
+			b.Write(q)
+			b.WriteByte(':')
+			writeCanonical(b, x[k])
+		}
+		b.WriteByte('}')
+	}
 }
