@@ -102,25 +102,11 @@ func devAuditKey(stderr io.Writer, dir string) error {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	pub, priv, err := license.GenerateKey()
-	if err != nil {
-		return err
-	}
-	privPEM, err := license.MarshalPrivateKeyPEM(priv)
-	if err != nil {
-		return err
-	}
-	pubPEM, err := license.MarshalPublicKeyPEM(pub)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, privPEM, 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, auditPubKeyFile), pubPEM, 0o644); err != nil {
+	pub, err := license.WriteKeyPair(path, filepath.Join(dir, auditPubKeyFile))
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "govctl: minted audit checkpoint signing key %s (kid %s)\n", path, license.KeyID(pub))

@@ -49,26 +49,12 @@ func writeKeyPair(dir string, force bool) (string, error) {
 	if _, err := os.Stat(privPath); err == nil && !force {
 		return "", fmt.Errorf("%s exists; use --force to replace it", privPath)
 	}
-	pub, priv, err := license.GenerateKey()
-	if err != nil {
-		return "", err
-	}
-	privPEM, err := license.MarshalPrivateKeyPEM(priv)
-	if err != nil {
-		return "", err
-	}
-	pubPEM, err := license.MarshalPublicKeyPEM(pub)
+	pub, err := license.WriteKeyPair(privPath, filepath.Join(dir, publicKeyFile))
 	if err != nil {
 		return "", err
 	}
 	jwks, err := json.MarshalIndent(license.JWKS{Keys: []license.JWK{license.PublicJWK(pub)}}, "", "  ")
 	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, publicKeyFile), pubPEM, 0o644); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, jwksFile), append(jwks, '\n'), 0o644); err != nil {

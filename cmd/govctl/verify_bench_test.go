@@ -20,12 +20,12 @@ import (
 // Run: go test -run x -bench VerifyPostgres -benchtime 1x ./cmd/govctl/
 func BenchmarkVerifyPostgres(b *testing.B) {
 	dsn := pgtest.NewDatabase(b)
-	key, pub := signingKeyTB(b)
+	key, pub := signingKey(b)
 	shifts := make([]int, 10_000)
 	for i := range shifts {
 		shifts[i] = i
 	}
-	collectorRunTB(b, dsn, key, filepath.Join(b.TempDir(), "fb.jsonl"), shifts)
+	collectorRun(b, dsn, key, filepath.Join(b.TempDir(), "fb.jsonl"), shifts)
 	keys, err := license.LoadKeySet([]string{pub}, "")
 	require.NoError(b, err)
 	conn, err := pgx.Connect(context.Background(), dsn)

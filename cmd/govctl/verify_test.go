@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,30 +33,19 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // signingKey writes an Ed25519 key pair and returns the private and public PEM paths.
-func signingKey(t *testing.T) (string, string) { return signingKeyTB(t) }
-
-func signingKeyTB(t testing.TB) (string, string) {
+func signingKey(t testing.TB) (string, string) {
 	t.Helper()
-	pub, priv, err := license.GenerateKey()
-	require.NoError(t, err)
 	dir := t.TempDir()
-	privPEM, err := license.MarshalPrivateKeyPEM(priv)
+	priv, pub := filepath.Join(dir, "audit.key"), filepath.Join(dir, "audit.pub")
+	_, err := license.WriteKeyPair(priv, pub)
 	require.NoError(t, err)
-	pubPEM, err := license.MarshalPublicKeyPEM(pub)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "audit.key"), privPEM, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "audit.pub"), pubPEM, 0o600))
-	return filepath.Join(dir, "audit.key"), filepath.Join(dir, "audit.pub")
+	return priv, pub
 }
 
 // collectorRun is one collector run: the real governance processor (chaining, checkpoints every 7 records and at
 // shutdown) feeding the real Postgres exporter, given batches of the governed fixture.
 // shifts are the batches to send: the fixture shifted by that many seconds (the same shift twice is a re-delivery).
-func collectorRun(t *testing.T, dsn, keyFile, fallback string, shifts []int, extra func(cfg *postgresauditexporter.Config)) {
-	collectorRunTB(t, dsn, keyFile, fallback, shifts, extra)
-}
-
-func collectorRunTB(t testing.TB, dsn, keyFile, fallback string, shifts []int, extra ...func(cfg *postgresauditexporter.Config)) {
+func collectorRun(t testing.TB, dsn, keyFile, fallback string, shifts []int, extra ...func(cfg *postgresauditexporter.Config)) {
 	t.Helper()
 	ctx := context.Background()
 	pf := postgresauditexporter.NewFactory()
@@ -126,9 +114,9 @@ func chainOf(t *testing.T, dsn string) string {
 func TestVerifyCleanTrail(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	key, pub := signingKey(t)
-	collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2}, nil)
+	collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2})
 	// A restarted collector starts a new chain in the same tables.
-	collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{3, 4}, nil)
+	collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{3, 4})
 	out, err := verifyReport(t, dsn, pub)
 	require.NoError(t, err, out)
 	assert.Equal(t, 2, strings.Count(out, ": OK"), out)
@@ -149,7 +137,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	key, pub := signingKey(t)
 	fresh := func(t *testing.T) (string, string) {
 		dsn := pgtest.NewDatabase(t)
-		collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2}, nil) // 33 records
+		collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2}) // 33 records
 		out, err := verifyReport(t, dsn, pub)
 		require.NoError(t, err, out)
 		return dsn, chainOf(t, dsn)
@@ -224,7 +212,7 @@ func TestVerifyAfterRedeliveryAndReplay(t *testing.T) {
 	require.NoError(t, cluster.Start(ctx))
 	// The next run replays the file at start, then stores its own records: batch 1 again (a client retry of
 	// records already stored), and batch 2, and batch 2 once more.
-	collectorRun(t, dsn, key, fallback, []int{1, 2, 2}, nil)
+	collectorRun(t, dsn, key, fallback, []int{1, 2, 2})
 	deadline := time.Now().Add(30 * time.Second)
 	for pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_logs") < 33 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

@@ -116,6 +116,30 @@ func MarshalPublicKeyPEM(pub ed25519.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
+// WriteKeyPair generates an Ed25519 key pair and writes the private key (PKCS#8 PEM, mode 0600) to privPath and the
+// public key (PKIX PEM, mode 0644) to pubPath. The same format signs licenses and audit checkpoints.
+func WriteKeyPair(privPath, pubPath string) (ed25519.PublicKey, error) {
+	pub, priv, err := GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	privPEM, err := MarshalPrivateKeyPEM(priv)
+	if err != nil {
+		return nil, err
+	}
+	pubPEM, err := MarshalPublicKeyPEM(pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
 // ParsePrivateKeyPEM decodes a PKCS#8 Ed25519 private key.
 func ParsePrivateKeyPEM(data []byte) (ed25519.PrivateKey, error) {
 	block, _ := pem.Decode(data)

@@ -2,7 +2,6 @@ package governanceprocessor
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,12 +20,10 @@ import (
 // Through the factory (as in a pipeline): records are chained per tenant, checkpoints are appended every
 // checkpoint_records, sent on their own after checkpoint_interval, and for every chain at shutdown; all verify.
 func TestIntegrityThroughThePipeline(t *testing.T) {
-	pub, priv, err := lic.GenerateKey()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	pub, err := lic.WriteKeyPair(keyFile, filepath.Join(dir, "audit.pub.pem"))
 	require.NoError(t, err)
-	pemBytes, err := lic.MarshalPrivateKeyPEM(priv)
-	require.NoError(t, err)
-	keyFile := filepath.Join(t.TempDir(), "audit.key")
-	require.NoError(t, os.WriteFile(keyFile, pemBytes, 0o600))
 	keys := lic.KeySet{}
 	require.NoError(t, keys.Add(lic.KeyID(pub), pub))
 

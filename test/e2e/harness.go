@@ -116,15 +116,9 @@ func NewKeys(t testing.TB, dir string) Keys {
 // NewAuditKey writes a checkpoint signing key pair into dir and returns the private and public PEM paths.
 func NewAuditKey(t testing.TB, dir string) (string, string) {
 	t.Helper()
-	pub, priv, err := license.GenerateKey()
-	require.NoError(t, err)
-	privPEM, err := license.MarshalPrivateKeyPEM(priv)
-	require.NoError(t, err)
-	pubPEM, err := license.MarshalPublicKeyPEM(pub)
-	require.NoError(t, err)
 	privPath, pubPath := filepath.Join(dir, "audit-signing.key"), filepath.Join(dir, "audit-signing.pub.pem")
-	require.NoError(t, os.WriteFile(privPath, privPEM, 0o600))
-	require.NoError(t, os.WriteFile(pubPath, pubPEM, 0o600))
+	_, err := license.WriteKeyPair(privPath, pubPath)
+	require.NoError(t, err)
 	return privPath, pubPath
 }
 
