@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,15 +204,9 @@ func checkDecisionFiles(t *testing.T, c *Collector, sink *Sink) {
 // within the checkpoint interval, covered by a signed checkpoint.
 func checkTrailVerifies(t *testing.T, c *Collector, sink *Sink) {
 	t.Helper()
-	govctl := filepath.Join(filepath.Dir(GovcolBinary(t)), "govctl")
-	var out []byte
-	require.Eventually(t, func() bool {
-		var err error
-		out, err = exec.Command(govctl, "verify", "--dsn", c.PostgresDSN, "--key", c.AuditPubKey).CombinedOutput()
-		return err == nil
-	}, 15*time.Second, 500*time.Millisecond, "govctl verify")
-	assert.Contains(t, string(out), "(tenant tenant-e2e)")
-	assert.Contains(t, string(out), ": OK")
+	out := c.VerifyTrail(t)
+	assert.Contains(t, out, "(tenant tenant-e2e)")
+	assert.Contains(t, out, ": OK")
 	for _, r := range sink.Records(t) {
 		assert.True(t, strings.HasPrefix(r.RecordHash, "v1:"), "record_hash on %s", r.ID)
 		assert.Positive(t, r.ChainSeq)

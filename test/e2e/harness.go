@@ -528,6 +528,20 @@ func StartLocalCollector(t testing.TB) *Collector {
 	return c
 }
 
+// VerifyTrail runs the real `govctl verify` on the collector's database until it passes (the newest records are
+// signed within the checkpoint interval) and returns its report; it fails the test after 15 s.
+func (c *Collector) VerifyTrail(t testing.TB) string {
+	t.Helper()
+	govctl := filepath.Join(filepath.Dir(GovcolBinary(t)), "govctl")
+	var out []byte
+	require.Eventually(t, func() bool {
+		var err error
+		out, err = exec.Command(govctl, "verify", "--dsn", c.PostgresDSN, "--key", c.AuditPubKey).CombinedOutput()
+		return err == nil
+	}, 15*time.Second, 500*time.Millisecond, "govctl verify: %s", out)
+	return string(out)
+}
+
 // Output returns what the collector has logged so far.
 func (c *Collector) Output() string { return c.stderr.String() }
 

@@ -69,10 +69,5 @@ func TestLoadSmoke(t *testing.T) {
 	assert.Equal(t, acked, distinct, "no duplicates")
 	assert.EqualValues(t, 5, devs, "one user_email per simulated developer")
 
-	var out []byte
-	require.Eventually(t, func() bool {
-		out, err = exec.Command(govctl, "verify", "--dsn", c.PostgresDSN, "--key", c.AuditPubKey).CombinedOutput()
-		return err == nil
-	}, 15*time.Second, 500*time.Millisecond, "govctl verify: %s", out)
-	assert.Contains(t, string(out), strconv.FormatInt(acked, 10)+" records checked")
+	assert.Contains(t, c.VerifyTrail(t), strconv.FormatInt(acked, 10)+" records checked")
 }
