@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -90,11 +89,9 @@ func (a *auditAPI) Start(ctx context.Context, host component.Host) error {
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		}
 	}()
-	a.logger.Info("Audit API and Log Explorer listening", zap.String("endpoint", "http://"+listenAddr(ln)+"/audit/"))
+	a.logger.Info("Audit API and Log Explorer listening", zap.String("endpoint", "http://"+ln.Addr().String()+"/audit/"))
 	return nil
 }
-
-func listenAddr(ln net.Listener) string { return ln.Addr().String() }
 
 func (a *auditAPI) Shutdown(ctx context.Context) error {
 	var err error
