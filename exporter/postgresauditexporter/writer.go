@@ -113,8 +113,8 @@ func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 			"AND NOT EXISTS (SELECT 1 FROM " + table + " a WHERE a.id = s.id AND a.\"timestamp\" = s.\"timestamp\" " +
 			"AND a.chain_id = s.chain_id AND a.chain_seq = s.chain_seq) ON CONFLICT DO NOTHING RETURNING 1) " +
 			"SELECT (SELECT count(*) FROM ins)",
-		checkpointSQL: "INSERT INTO " + checkpoints + " (chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature) " +
-			"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+		checkpointSQL: "INSERT INTO " + checkpoints + " (chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature, withdrawn) " +
+			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
 	}
 }
 
@@ -147,7 +147,7 @@ func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoi
 	}
 	for i := range cps {
 		c := &cps[i]
-		if _, err = tx.Exec(ctx, w.checkpointSQL, c.ChainID, c.TenantID, c.LastSeq, c.LastHash, c.KeyID, c.SignedAt, c.Signature); err != nil {
+		if _, err = tx.Exec(ctx, w.checkpointSQL, c.ChainID, c.TenantID, c.LastSeq, c.LastHash, c.KeyID, c.SignedAt, c.Signature, c.Withdrawn.String()); err != nil {
 			return 0, err
 		}
 	}

@@ -28,9 +28,11 @@ func BenchmarkChainLink(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		i := n % len(lrs)
-		if _, err := c.Link(rls[i].Resource(), lrs[i], "tenant-a"); err != nil {
+		link, err := c.Link(rls[i].Resource(), lrs[i], "tenant-a")
+		if err != nil {
 			b.Fatal(err)
 		}
+		c.Settle([]integrity.Link{link}, true)
 		n++
 	}
 }

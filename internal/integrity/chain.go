@@ -19,6 +19,12 @@ func pcommonTime(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFro
 // Chainer assigns chain_id, chain_seq, prev_hash and record_hash to governed records, one chain per tenant for the
 // life of the process (chain_id = instance / tenant / start time / random suffix), and signs checkpoints of the chain
 // heads.
+//
+// A checkpoint only ever signs records whose delivery down the pipeline has returned: Link hands out sequence
+// numbers to batches that are delivered concurrently, and Settle reports each batch's outcome. The checkpoint signs
+// the last delivered record below the lowest sequence number still in flight, and lists the sequence numbers whose
+// delivery failed as withdrawn. So a crash (SIGKILL) can only leave records after the last checkpoint unsigned,
+// never a checkpoint vouching for a record that was lost in flight.
 type Chainer struct {
 	instance string
 	started  string
@@ -33,13 +39,34 @@ type Chainer struct {
 }
 
 type chain struct {
-	mu        sync.Mutex
-	id        string
-	tenant    string
-	seq       int64
-	last      string
+	mu     sync.Mutex
+	id     string
+	tenant string
+	seq    int64  // last sequence number handed out
+	last   string // its record_hash (the next record's prev_hash)
+
+	// Delivery: pending holds the hashes of the records not yet below the settled mark; settled is the highest
+	// sequence number up to which every record's delivery has returned.
+	pending       map[int64]pendingLink
+	settled       int64
+	delivered     int64 // last delivered record at or below settled, and its hash
+	deliveredHash string
+	withdrawn     Ranges // failed deliveries not yet listed by a checkpoint
+
 	covered   int64 // last seq covered by a checkpoint
 	lastCheck time.Time
+}
+
+type pendingLink struct {
+	hash    string
+	settled bool
+	ok      bool
+}
+
+// Link is a record's place in a chain, handed out by Chainer.Link and settled with Chainer.Settle.
+type Link struct {
+	ch  *chain
+	seq int64
 }
 
 // NewChainer creates the chains of one collector instance. key may be nil (records are chained, no checkpoints).
@@ -58,7 +85,7 @@ func (c *Chainer) chainOf(tenant string) *chain {
 	defer c.mu.Unlock()
 	ch, ok := c.chains[tenant]
 	if !ok {
-		ch = &chain{id: c.instance + "/" + tenant + "/" + c.started, tenant: tenant, lastCheck: c.now()}
+		ch = &chain{id: c.instance + "/" + tenant + "/" + c.started, tenant: tenant, lastCheck: c.now(), pending: map[int64]pendingLink{}}
 		c.chains[tenant] = ch
 	}
 	return ch
@@ -66,44 +93,77 @@ func (c *Chainer) chainOf(tenant string) *chain {
 
 // Link appends the governed log record lr (its audit.* attributes already stamped) to its tenant's chain: it
 // stamps audit.chain_id, audit.chain_seq and audit.prev_hash, hashes the record exactly as an exporter will read it
-// back (audit.FromLogRecord) and stamps audit.record_hash. A checkpoint is returned when the chain has grown by
-// `every` records since the last one.
-func (c *Chainer) Link(res pcommon.Resource, lr plog.LogRecord, tenant string) (*Checkpoint, error) {
+// back (audit.FromLogRecord) and stamps audit.record_hash. The returned Link must be settled once the record's
+// delivery has returned.
+func (c *Chainer) Link(res pcommon.Resource, lr plog.LogRecord, tenant string) (Link, error) {
 	ch := c.chainOf(tenant)
+	a := lr.Attributes()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	a := lr.Attributes()
 	a.PutStr(audit.AttrChainID, ch.id)
 	a.PutInt(audit.AttrChainSeq, ch.seq+1)
 	a.PutStr(audit.AttrPrevHash, ch.last)
 	a.Remove(audit.AttrRecordHash)
 	rec, err := audit.FromLogRecord(res, lr)
 	if err != nil {
-		return nil, err
+		return Link{}, err
 	}
 	h, err := rec.ComputeHash()
 	if err != nil {
-		return nil, fmt.Errorf("hashing record %s: %w", rec.ID, err)
+		return Link{}, fmt.Errorf("hashing record %s: %w", rec.ID, err)
 	}
 	a.PutStr(audit.AttrRecordHash, h)
 	ch.seq++
 	ch.last = h
-	if c.key != nil && ch.seq-ch.covered >= c.every {
-		return c.checkpointLocked(ch), nil
+	ch.pending[ch.seq] = pendingLink{hash: h}
+	return Link{ch: ch, seq: ch.seq}, nil
+}
+
+// Settle records the outcome of the delivery of links (delivered when ok, withdrawn otherwise) and returns the
+// checkpoints that became due by count (a chain that grew by `every` delivered records since its last one).
+func (c *Chainer) Settle(links []Link, ok bool) []*Checkpoint {
+	var out []*Checkpoint
+	for i := 0; i < len(links); {
+		ch := links[i].ch
+		ch.mu.Lock()
+		for ; i < len(links) && links[i].ch == ch; i++ {
+			p := ch.pending[links[i].seq]
+			p.settled, p.ok = true, ok
+			ch.pending[links[i].seq] = p
+		}
+		for {
+			p, found := ch.pending[ch.settled+1]
+			if !found || !p.settled {
+				break
+			}
+			ch.settled++
+			delete(ch.pending, ch.settled)
+			if p.ok {
+				ch.delivered, ch.deliveredHash = ch.settled, p.hash
+			} else {
+				ch.withdrawn.Add(ch.settled)
+			}
+		}
+		if c.key != nil && ch.delivered-ch.covered >= c.every {
+			out = append(out, c.checkpointLocked(ch))
+		}
+		ch.mu.Unlock()
 	}
-	return nil, nil
+	return out
 }
 
 func (c *Chainer) checkpointLocked(ch *chain) *Checkpoint {
 	now := c.now()
-	cp := &Checkpoint{ChainID: ch.id, TenantID: ch.tenant, LastSeq: ch.seq, LastHash: ch.last, SignedAt: now}
+	var withdrawn Ranges
+	withdrawn, ch.withdrawn = ch.withdrawn.Split(ch.delivered)
+	cp := &Checkpoint{ChainID: ch.id, TenantID: ch.tenant, LastSeq: ch.delivered, LastHash: ch.deliveredHash, Withdrawn: withdrawn, SignedAt: now}
 	cp.Sign(c.key, c.keyID)
-	ch.covered, ch.lastCheck = ch.seq, now
+	ch.covered, ch.lastCheck = ch.delivered, now
 	return cp
 }
 
-// Due signs a checkpoint for every chain with records not yet covered whose last checkpoint is older than the
-// interval (all of them when force, at shutdown).
+// Due signs a checkpoint for every chain with delivered records not yet covered whose last checkpoint is older than
+// the interval (all of them when force, at shutdown).
 func (c *Chainer) Due(force bool) []*Checkpoint {
 	if c.key == nil {
 		return nil
@@ -117,7 +177,7 @@ func (c *Chainer) Due(force bool) []*Checkpoint {
 	var out []*Checkpoint
 	for _, ch := range chains {
 		ch.mu.Lock()
-		if ch.seq > ch.covered && (force || c.now().Sub(ch.lastCheck) >= c.interval) {
+		if ch.delivered > ch.covered && (force || c.now().Sub(ch.lastCheck) >= c.interval) {
 			out = append(out, c.checkpointLocked(ch))
 		}
 		ch.mu.Unlock()

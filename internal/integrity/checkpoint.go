@@ -19,23 +19,35 @@ import (
 )
 
 // Checkpoint signs the head of a chain: every record up to LastSeq is covered by the signature through the hashes.
+// Withdrawn lists the sequence numbers the pipeline refused after they were chained (the client was told the
+// delivery failed, so the records were never stored; they come back, chained again, when the client retries).
 type Checkpoint struct {
 	ChainID   string    `json:"chain_id"`
 	TenantID  string    `json:"tenant_id"`
 	LastSeq   int64     `json:"last_seq"`
 	LastHash  string    `json:"last_hash"`
+	Withdrawn Ranges    `json:"withdrawn,omitempty"`
 	KeyID     string    `json:"key_id"`
 	SignedAt  time.Time `json:"signed_at"`
 	Signature string    `json:"signature"` // base64 (standard, padded) Ed25519 signature of Payload
 }
 
-var checkpointMagic = []byte("govcol.checkpoint.v1\x00")
+var (
+	checkpointMagic   = []byte("govcol.checkpoint.v1\x00")
+	checkpointMagicV2 = []byte("govcol.checkpoint.v2\x00")
+)
 
 // Payload is what the signature covers: "govcol.checkpoint.v1\x00" then chain_id, tenant_id, last_seq (decimal),
-// last_hash, key_id and signed_at (canonical time), each as a 4-byte big-endian length and its bytes.
+// last_hash, key_id and signed_at (canonical time), each as a 4-byte big-endian length and its bytes. A checkpoint
+// that withdraws sequence numbers is "govcol.checkpoint.v2\x00", the same fields, then withdrawn (Ranges.String).
 func (c *Checkpoint) Payload() []byte {
+	fields := []string{c.ChainID, c.TenantID, strconv.FormatInt(c.LastSeq, 10), c.LastHash, c.KeyID, audit.CanonicalTime(c.SignedAt)}
 	b := append([]byte{}, checkpointMagic...)
-	for _, s := range []string{c.ChainID, c.TenantID, strconv.FormatInt(c.LastSeq, 10), c.LastHash, c.KeyID, audit.CanonicalTime(c.SignedAt)} {
+	if len(c.Withdrawn) > 0 {
+		b = append(b[:0], checkpointMagicV2...)
+		fields = append(fields, c.Withdrawn.String())
+	}
+	for _, s := range fields {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
 	}
@@ -72,6 +84,7 @@ const (
 	AttrCheckpointKeyID = "audit.checkpoint.key_id"
 	AttrCheckpointTime  = "audit.checkpoint.signed_at"
 	AttrCheckpointSig   = "audit.checkpoint.signature"
+	AttrCheckpointWdr   = "audit.checkpoint.withdrawn"
 	checkpointBody      = "govcol.checkpoint"
 )
 
@@ -88,6 +101,9 @@ func (c *Checkpoint) WriteLogRecord(lr plog.LogRecord) {
 	a.PutStr(AttrCheckpointKeyID, c.KeyID)
 	a.PutStr(AttrCheckpointTime, audit.CanonicalTime(c.SignedAt))
 	a.PutStr(AttrCheckpointSig, c.Signature)
+	if len(c.Withdrawn) > 0 {
+		a.PutStr(AttrCheckpointWdr, c.Withdrawn.String())
+	}
 }
 
 // IsCheckpoint reports whether lr is a checkpoint record (not an audit record).
@@ -111,6 +127,9 @@ func CheckpointFromLogRecord(lr plog.LogRecord) (Checkpoint, error) {
 		c.LastSeq = v.Int()
 	}
 	var err error
+	if c.Withdrawn, err = ParseRanges(str(AttrCheckpointWdr)); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: bad %s: %w", AttrCheckpointWdr, err)
+	}
 	if c.SignedAt, err = time.Parse(time.RFC3339Nano, str(AttrCheckpointTime)); err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint: bad %s", AttrCheckpointTime)
 	}

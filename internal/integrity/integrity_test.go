@@ -3,6 +3,7 @@ package integrity_test
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -37,9 +38,9 @@ func chained(t testing.TB, c *integrity.Chainer, copies int) ([]integrity.Entry,
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
-					cp, err := c.Link(rl.Resource(), lr, "tenant-a")
+					link, err := c.Link(rl.Resource(), lr, "tenant-a")
 					require.NoError(t, err)
-					if cp != nil {
+					for _, cp := range c.Settle([]integrity.Link{link}, true) {
 						cps = append(cps, *cp)
 					}
 					r, err := audit.FromLogRecord(rl.Resource(), lr)
@@ -92,8 +93,12 @@ func TestCheckpointDueByTime(t *testing.T) {
 	chained(t, c, 0)
 	ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
 	rl := ld.ResourceLogs().At(0)
-	_, err := c.Link(rl.Resource(), rl.ScopeLogs().At(0).LogRecords().At(0), "tenant-a")
+	link, err := c.Link(rl.Resource(), rl.ScopeLogs().At(0).LogRecords().At(0), "tenant-a")
 	require.NoError(t, err)
+	now = now.Add(time.Second)
+	assert.Empty(t, c.Due(false), "the record's delivery has not returned: nothing to sign")
+	assert.Empty(t, c.Settle([]integrity.Link{link}, true))
+	now = now.Add(-time.Second)
 	assert.Empty(t, c.Due(false), "not a second old yet")
 	now = now.Add(time.Second)
 	due := c.Due(false)
@@ -209,3 +214,146 @@ func TestLoadSigningKey(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// linkCopies chains n records (renumbered fixture copies) without settling them and returns their links and the
+// entries as an exporter reads them back.
+func linkCopies(t *testing.T, c *integrity.Chainer, n int) ([]integrity.Link, []integrity.Entry) {
+	t.Helper()
+	var links []integrity.Link
+	var entries []integrity.Entry
+	for len(links) < n {
+		ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, lr := range rl.ScopeLogs().At(0).LogRecords().All() {
+				if len(links) == n {
+					break
+				}
+				link, err := c.Link(rl.Resource(), lr, "tenant-a")
+				require.NoError(t, err)
+				r, err := audit.FromLogRecord(rl.Resource(), lr)
+				require.NoError(t, err)
+				links = append(links, link)
+				entries = append(entries, integrity.Entry{Record: r, JSON: audit.StoredJSON{
+					PolicyDetails: r.PolicyDetailsJSON(), Obligations: r.ObligationsJSON(),
+					ComplianceFlags: r.ComplianceFlagsJSON(), SecurityMetrics: r.SecurityMetricsJSON(), Metadata: r.MetadataJSON()}})
+			}
+		}
+	}
+	return links, entries
+}
+
+func checkpoints(cps []*integrity.Checkpoint) []integrity.Checkpoint {
+	out := make([]integrity.Checkpoint, len(cps))
+	for i, cp := range cps {
+		out[i] = *cp
+	}
+	return out
+}
+
+// Two batches in flight at once: the second returns first, the first is refused. The checkpoint waits for both,
+// then signs the delivered records and withdraws the refused ones; the stored trail (refused records absent)
+// verifies, and deleting a delivered record is still caught.
+func TestCheckpointSignsOnlySettledRecordsAndWithdrawsRefused(t *testing.T) {
+	key, kid, keys := testKey(t)
+	c := integrity.NewChainer("inst", key, kid, 3, time.Hour, time.Now)
+	links, entries := linkCopies(t, c, 8)
+	batchA, batchB := links[:4], links[4:]
+	assert.Empty(t, c.Settle(batchB, true), "batch A is still in flight: nothing below it can be signed")
+	assert.Empty(t, c.Due(true))
+	cps := c.Settle(batchA, false)
+	require.Len(t, cps, 1)
+	assert.EqualValues(t, 8, cps[0].LastSeq)
+	assert.Equal(t, "1-4", cps[0].Withdrawn.String())
+	require.NoError(t, cps[0].VerifySignature(keys))
+
+	stored := entries[4:]
+	rep := integrity.VerifyChain(append([]integrity.Entry{}, stored...), checkpoints(cps), keys)
+	assert.True(t, rep.OK(), "%+v", rep.Failures)
+	assert.EqualValues(t, 4, rep.Withdrawn)
+
+	tampered := append(append([]integrity.Entry{}, stored[:1]...), stored[2:]...)
+	rep = integrity.VerifyChain(tampered, checkpoints(cps), keys)
+	require.False(t, rep.OK())
+	assert.Equal(t, integrity.KindDeleted, rep.Failures[0].Kind)
+	assert.EqualValues(t, 6, rep.Failures[0].Seq)
+
+	// A withdrawal cannot be forged into an older checkpoint: the signature covers it (payload v2).
+	forged := checkpoints(cps)
+	forged[0].Withdrawn = integrity.Ranges{{1, 5}}
+	rep = integrity.VerifyChain(append([]integrity.Entry{}, stored...), forged, keys)
+	var kinds []string
+	for _, f := range rep.Failures {
+		kinds = append(kinds, f.Kind)
+	}
+	assert.Contains(t, kinds, integrity.KindBadSignature)
+}
+
+// A crash (SIGKILL) with records in flight: the last checkpoint signed only delivered records, the records stored
+// after it (with a gap where a batch was lost in flight) are reported as an uncovered tail, nothing else.
+func TestCrashLeavesOnlyAnUncoveredTail(t *testing.T) {
+	key, kid, keys := testKey(t)
+	c := integrity.NewChainer("inst", key, kid, 1000, time.Hour, time.Now)
+	links, entries := linkCopies(t, c, 9)
+	require.Empty(t, c.Settle(links[:3], true))
+	require.Empty(t, c.Settle(links[5:7], true)) // 4..5 still in flight: the checkpoint stops at 3
+	cps := c.Due(true)
+	require.Len(t, cps, 1)
+	assert.EqualValues(t, 3, cps[0].LastSeq)
+	// Killed now: 4, 5, 8 and 9 were never stored (in flight, unacknowledged), 6 and 7 were.
+	stored := append(append([]integrity.Entry{}, entries[:3]...), entries[5:7]...)
+	rep := integrity.VerifyChain(stored, checkpoints(cps), keys)
+	require.Len(t, rep.Failures, 1, "%+v", rep.Failures)
+	assert.Equal(t, integrity.KindUncoveredTail, rep.Failures[0].Kind)
+	assert.Contains(t, rep.Failures[0].Detail, "records 4..7")
+	assert.Contains(t, rep.Failures[0].Detail, "2 sequence numbers missing")
+}
+
+func TestRanges(t *testing.T) {
+	var r integrity.Ranges
+	for _, s := range []int64{5, 3, 4, 9, 1, 10, 7, 4} {
+		r.Add(s)
+	}
+	assert.Equal(t, "1,3-5,7,9-10", r.String())
+	assert.EqualValues(t, 7, r.Count())
+	assert.True(t, r.Contains(3, 5))
+	assert.False(t, r.Contains(5, 7))
+	r.Add(6)
+	r.Add(8)
+	r.Add(2)
+	assert.Equal(t, "1-10", r.String())
+	lo, hi := r.Split(4)
+	assert.Equal(t, "1-4", lo.String())
+	assert.Equal(t, "5-10", hi.String())
+	back, err := integrity.ParseRanges("1,3-5,7")
+	require.NoError(t, err)
+	assert.Equal(t, "1,3-5,7", back.String())
+	for _, bad := range []string{"0", "5-3", "3,2", "3-4,5", "a", "1-", ","} {
+		_, err := integrity.ParseRanges(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// The withdrawn list travels on the checkpoint log record and in JSON (fallback lines, S3 objects) intact.
+func TestCheckpointWithdrawnRoundTrips(t *testing.T) {
+	key, kid, keys := testKey(t)
+	cp := integrity.Checkpoint{ChainID: "i/t/s", TenantID: "t", LastSeq: 42, LastHash: "v1:ab", SignedAt: time.Now(),
+		Withdrawn: integrity.Ranges{{3, 5}, {9, 9}}}
+	cp.Sign(key, kid)
+	ld := plog.NewLogs()
+	integrity.AppendCheckpoints(ld, []*integrity.Checkpoint{&cp})
+	back, err := integrity.CheckpointFromLogRecord(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0))
+	require.NoError(t, err)
+	assert.Equal(t, "3-5,9", back.Withdrawn.String())
+	require.NoError(t, back.VerifySignature(keys))
+	b, err := json.Marshal(cp)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"withdrawn":"3-5,9"`)
+	var fromJSON integrity.Checkpoint
+	require.NoError(t, json.Unmarshal(b, &fromJSON))
+	require.NoError(t, fromJSON.VerifySignature(keys))
+	plain := cp
+	plain.Withdrawn = nil
+	b, err = json.Marshal(plain)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "withdrawn", "checkpoints without withdrawals keep the v1 form")
+}

@@ -92,7 +92,7 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 	}
 
 	cpArgs := []any{}
-	cq := fmt.Sprintf(`SELECT chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature FROM %s`, src.CheckpointsTable)
+	cq := fmt.Sprintf(`SELECT chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature, withdrawn FROM %s`, src.CheckpointsTable)
 	if src.Tenant != "" {
 		cpArgs = append(cpArgs, src.Tenant)
 		cq += " WHERE tenant_id = $1"
@@ -104,9 +104,14 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 	cps := map[string][]Checkpoint{}
 	for rows.Next() {
 		var c Checkpoint
-		if err := rows.Scan(&c.ChainID, &c.TenantID, &c.LastSeq, &c.LastHash, &c.KeyID, &c.SignedAt, &c.Signature); err != nil {
+		var withdrawn string
+		err := rows.Scan(&c.ChainID, &c.TenantID, &c.LastSeq, &c.LastHash, &c.KeyID, &c.SignedAt, &c.Signature, &withdrawn)
+		if err == nil {
+			c.Withdrawn, err = ParseRanges(withdrawn)
+		}
+		if err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("reading checkpoints: %w", err)
 		}
 		cps[c.ChainID] = append(cps[c.ChainID], c)
 	}

@@ -51,6 +51,8 @@ type ChainReport struct {
 	LastSeq     int64  `json:"last_seq"`
 	CoveredTo   int64  `json:"covered_to"`
 	Checkpoints int    `json:"checkpoints"`
+	// Withdrawn counts the sequence numbers the checkpoints list as withdrawn (delivery refused, never stored).
+	Withdrawn int64 `json:"withdrawn,omitempty"`
 	// Failures holds every problem found, the first (lowest sequence number) first.
 	Failures []Failure `json:"failures,omitempty"`
 }
@@ -145,7 +147,30 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 		}
 	}
 
-	// 2. Sequence and links.
+	// 2. Checkpoint signatures; what the valid ones cover and withdraw.
+	sort.Slice(cps, func(i, j int) bool { return cps[i].LastSeq < cps[j].LastSeq })
+	valid := make([]bool, len(cps))
+	var withdrawn Ranges
+	for i := range cps {
+		cp := &cps[i]
+		if err := cp.VerifySignature(keys); err != nil {
+			fail(KindBadSignature, cp.LastSeq, "", "checkpoint at %d: %v", cp.LastSeq, err)
+			continue
+		}
+		valid[i] = true
+		for _, w := range cp.Withdrawn {
+			for s := w[0]; s <= w[1]; s++ {
+				withdrawn.Add(s)
+			}
+		}
+		rep.CoveredTo = max(rep.CoveredTo, cp.LastSeq)
+	}
+	rep.Withdrawn = withdrawn.Count()
+
+	// 3. Sequence and links. A gap the checkpoints list as withdrawn was never stored (its delivery failed and the
+	// client was told so); a gap after the last checkpoint is part of the uncovered tail (a crash loses the records
+	// in flight there, and nothing signed says they existed).
+	missingInTail := int64(0)
 	for i := range entries {
 		r := &entries[i].Record
 		if i == 0 {
@@ -158,6 +183,9 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 		switch {
 		case r.ChainSeq == p.ChainSeq:
 			fail(KindInserted, r.ChainSeq, r.ID, "two records (%s, %s) claim sequence number %d", p.ID, r.ID, r.ChainSeq)
+		case r.ChainSeq > p.ChainSeq+1 && withdrawn.Contains(p.ChainSeq+1, r.ChainSeq-1):
+		case r.ChainSeq > p.ChainSeq+1 && p.ChainSeq >= rep.CoveredTo:
+			missingInTail += r.ChainSeq - p.ChainSeq - 1
 		case r.ChainSeq > p.ChainSeq+1:
 			fail(KindDeleted, p.ChainSeq+1, "", "records %d..%d are missing", p.ChainSeq+1, r.ChainSeq-1)
 		case r.PrevHash != p.RecordHash && !bad[i] && !bad[i-1]:
@@ -165,16 +193,14 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 		}
 	}
 
-	// 3. Checkpoints: signature, then what they sign against what is stored.
+	// 4. What the checkpoints sign against what is stored.
 	bySeq := make(map[int64]*audit.Record, len(entries))
 	for i := range entries {
 		bySeq[entries[i].Record.ChainSeq] = &entries[i].Record
 	}
-	sort.Slice(cps, func(i, j int) bool { return cps[i].LastSeq < cps[j].LastSeq })
 	for i := range cps {
 		cp := &cps[i]
-		if err := cp.VerifySignature(keys); err != nil {
-			fail(KindBadSignature, cp.LastSeq, "", "checkpoint at %d: %v", cp.LastSeq, err)
+		if !valid[i] {
 			continue
 		}
 		r, ok := bySeq[cp.LastSeq]
@@ -186,12 +212,13 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 		case r.RecordHash != cp.LastHash:
 			fail(KindModified, cp.LastSeq, r.ID, "record %d is not the one the checkpoint signed", cp.LastSeq)
 		}
-		if cp.LastSeq > rep.CoveredTo {
-			rep.CoveredTo = cp.LastSeq
-		}
 	}
 	if rep.LastSeq > rep.CoveredTo {
-		fail(KindUncoveredTail, rep.CoveredTo+1, "", "records %d..%d are not covered by a signed checkpoint", max(rep.CoveredTo+1, rep.FirstSeq), rep.LastSeq)
+		detail := ""
+		if missingInTail > 0 {
+			detail = fmt.Sprintf(" (%d sequence numbers missing among them: lost in flight by a crash, or deleted)", missingInTail)
+		}
+		fail(KindUncoveredTail, rep.CoveredTo+1, "", "records %d..%d are not covered by a signed checkpoint%s", max(rep.CoveredTo+1, rep.FirstSeq), rep.LastSeq, detail)
 	}
 	sort.SliceStable(rep.Failures, func(i, j int) bool { return rep.Failures[i].Seq < rep.Failures[j].Seq })
 	return rep

@@ -33,7 +33,7 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	if err := g.enableIntegrity(set.TelemetrySettings, next); err != nil {
 		return nil, err
 	}
-	return processorhelper.NewLogs(ctx, set, cfg, next, g.processLogs,
+	return processorhelper.NewLogs(ctx, set, cfg, settlingLogs{next, g}, g.processLogs,
 		processorhelper.WithCapabilities(processorCapabilities), processorhelper.WithStart(g.start),
 		processorhelper.WithShutdown(g.shutdown))
 }

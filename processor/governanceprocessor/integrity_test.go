@@ -2,7 +2,9 @@ package governanceprocessor
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/govcol/govcol/internal/audit"
@@ -17,8 +20,9 @@ import (
 	lic "github.com/govcol/govcol/internal/license"
 )
 
-// Through the factory (as in a pipeline): records are chained per tenant, checkpoints are appended every
-// checkpoint_records, sent on their own after checkpoint_interval, and for every chain at shutdown; all verify.
+// Through the factory (as in a pipeline): records are chained per tenant; a checkpoint follows a batch whose delivery
+// brought checkpoint_records new records, is sent after checkpoint_interval, and for every chain at shutdown; a
+// batch whose delivery failed is withdrawn by the next checkpoint; the stored trail verifies.
 func TestIntegrityThroughThePipeline(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "audit.key")
@@ -30,31 +34,39 @@ func TestIntegrityThroughThePipeline(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.QueryHashKey = "0123456789abcdef0123456789abcdef"
 	cfg.Integrity.SigningKeyFile = keyFile
-	cfg.Integrity.CheckpointRecords = 10
+	cfg.Integrity.CheckpointRecords = 20
 	cfg.Integrity.CheckpointInterval = 200 * time.Millisecond
 	require.NoError(t, cfg.Validate())
-	sink := new(consumertest.LogsSink)
+	sink := &refusingSink{}
 	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(NewFactory().Type()), cfg, sink)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 
 	ctx := authCtx(license(), claudeHeaders())
-	for range 2 { // 22 records: checkpoints at 10 and 20 in the batches
+	for range 2 { // 22 records delivered: a checkpoint at 22 after the second batch
 		require.NoError(t, p.ConsumeLogs(ctx, fixtureLogs(t)))
 	}
-	// After the interval the uncovered tail (21, 22) is signed on its own.
-	require.Eventually(t, func() bool { return len(checkpointsIn(t, sink)) == 3 }, 5*time.Second, 20*time.Millisecond)
+	require.Len(t, checkpointsIn(t, &sink.LogsSink), 1)
+	sink.refuse.Store(true) // 23..33 refused downstream: the client is told, the records are never stored
+	require.Error(t, p.ConsumeLogs(ctx, fixtureLogs(t)))
+	sink.refuse.Store(false)
+	require.NoError(t, p.ConsumeLogs(ctx, fixtureLogs(t))) // 34..44
+	// After the interval the records since the last checkpoint are signed on their own, withdrawing 23..33.
+	require.Eventually(t, func() bool { return len(checkpointsIn(t, &sink.LogsSink)) == 2 }, 5*time.Second, 20*time.Millisecond)
 	require.NoError(t, p.ConsumeLogs(ctx, fixtureLogs(t)))
 	require.NoError(t, p.Shutdown(context.Background()))
 
-	cps := checkpointsIn(t, sink)
+	cps := checkpointsIn(t, &sink.LogsSink)
 	var seqs []int64
+	var withdrawn []string
 	for _, cp := range cps {
 		require.NoError(t, cp.VerifySignature(keys))
 		assert.Equal(t, "tenant-a", cp.TenantID)
 		seqs = append(seqs, cp.LastSeq)
+		withdrawn = append(withdrawn, cp.Withdrawn.String())
 	}
-	assert.Equal(t, []int64{10, 20, 22, 32, 33}, seqs, "every 10 (counted from the last checkpoint), the interval, then shutdown")
+	assert.Equal(t, []int64{22, 44, 55}, seqs, "by count, the interval, then shutdown")
+	assert.Equal(t, []string{"", "23-33", ""}, withdrawn)
 
 	var entries []integrity.Entry
 	for _, ld := range sink.AllLogs() {
@@ -72,10 +84,24 @@ func TestIntegrityThroughThePipeline(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, entries, 33)
+	require.Len(t, entries, 44)
 	rep := integrity.VerifyChain(entries, cps, keys)
 	assert.True(t, rep.OK(), "%+v", rep.Failures)
-	assert.EqualValues(t, 33, rep.CoveredTo)
+	assert.EqualValues(t, 55, rep.CoveredTo)
+	assert.EqualValues(t, 11, rep.Withdrawn)
+}
+
+// refusingSink stores what it is given, or refuses it (as a full exporter queue would) while refuse is set.
+type refusingSink struct {
+	consumertest.LogsSink
+	refuse atomic.Bool
+}
+
+func (s *refusingSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	if s.refuse.Load() {
+		return errors.New("sending queue is full")
+	}
+	return s.LogsSink.ConsumeLogs(ctx, ld)
 }
 
 func checkpointsIn(t *testing.T, sink *consumertest.LogsSink) []integrity.Checkpoint {

@@ -39,11 +39,14 @@ type governor struct {
 	scratch   sync.Pool // of *recordScratch
 	logger    *zap.Logger
 
-	// Logs only: the integrity chains and where checkpoints go between batches.
-	chainer *integrity.Chainer
-	next    consumer.Logs
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// Logs only: the integrity chains and where checkpoints go between batches. inflight maps a governed batch
+	// (plog.Logs identity: processorhelper hands the same value to next) to its chain links until its delivery
+	// returns (settlingLogs).
+	chainer  *integrity.Chainer
+	next     consumer.Logs
+	inflight sync.Map
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // recordScratch is reused across records to keep allocations per record low.
@@ -117,6 +120,25 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	return nil
 }
 
+// settlingLogs delivers governed batches to next and settles their chain links with the outcome: a checkpoint only
+// signs records whose delivery returned, and lists those that failed (the client was refused and retries) as
+// withdrawn, so neither a crash nor a refusal makes a stored trail look tampered with.
+type settlingLogs struct {
+	consumer.Logs
+	g *governor
+}
+
+func (s settlingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	links, ok := s.g.inflight.LoadAndDelete(ld)
+	err := s.Logs.ConsumeLogs(ctx, ld)
+	if ok {
+		if cps := s.g.chainer.Settle(links.([]integrity.Link), err == nil); len(cps) > 0 {
+			s.g.sendCheckpoints(cps)
+		}
+	}
+	return err
+}
+
 func (g *governor) start(context.Context, component.Host) error {
 	if g.chainer == nil {
 		return nil
@@ -140,10 +162,12 @@ func (g *governor) start(context.Context, component.Host) error {
 
 // emitCheckpoints sends the due checkpoints down the pipeline on their own.
 func (g *governor) emitCheckpoints(force bool) {
-	cps := g.chainer.Due(force)
-	if len(cps) == 0 {
-		return
+	if cps := g.chainer.Due(force); len(cps) > 0 {
+		g.sendCheckpoints(cps)
 	}
+}
+
+func (g *governor) sendCheckpoints(cps []*integrity.Checkpoint) {
 	ld := plog.NewLogs()
 	integrity.AppendCheckpoints(ld, cps)
 	if err := g.next.ConsumeLogs(context.Background(), ld); err != nil {
@@ -283,7 +307,7 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	defer g.scratch.Put(sc)
 	// Microseconds: the precision Postgres stores, so the integrity hash of the stored row matches.
 	received := time.Now().UTC().Truncate(time.Microsecond)
-	var checkpoints []*integrity.Checkpoint
+	var links []integrity.Link
 	for _, rl := range ld.ResourceLogs().All() {
 		sanitizeMap(rl.Resource().Attributes())
 		rc, resMark := g.prepareResource(&id, rl.Resource(), &sc.mask, stats)
@@ -303,18 +327,19 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 				stats.withheld += int64(sc.mask.withheld - resMark.withheld)
 				sc.mask.rewind(resMark)
 				if g.chainer != nil {
-					cp, err := g.chainer.Link(rl.Resource(), lr, id.tenantID)
+					link, err := g.chainer.Link(rl.Resource(), lr, id.tenantID)
 					if err != nil {
 						g.logger.Error("governance: chaining a record failed", zap.Error(err))
+						continue
 					}
-					if cp != nil {
-						checkpoints = append(checkpoints, cp)
-					}
+					links = append(links, link)
 				}
 			}
 		}
 	}
-	integrity.AppendCheckpoints(ld, checkpoints)
+	if len(links) > 0 {
+		g.inflight.Store(ld, links)
+	}
 	g.flushStats(ctx, "logs", stats)
 	return ld, nil
 }
