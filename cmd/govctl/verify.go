@@ -107,8 +107,12 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 					status += fmt.Sprintf(" (+%d more)", len(c.Failures)-1)
 				}
 			}
-			fmt.Fprintf(out, "chain %s (tenant %s): %d records, seq %d..%d, signed to %d by %d checkpoints: %s\n",
-				c.ChainID, c.TenantID, c.Records, c.FirstSeq, c.LastSeq, c.CoveredTo, c.Checkpoints, status)
+			withdrawn := ""
+			if c.Withdrawn > 0 {
+				withdrawn = fmt.Sprintf(" (%d withdrawn: refused downstream, never stored)", c.Withdrawn)
+			}
+			fmt.Fprintf(out, "chain %s (tenant %s): %d records, seq %d..%d, signed to %d by %d checkpoints%s: %s\n",
+				c.ChainID, c.TenantID, c.Records, c.FirstSeq, c.LastSeq, c.CoveredTo, c.Checkpoints, withdrawn, status)
 		}
 		fmt.Fprintf(out, "%d chains, %d records checked in %s\n", len(rep.Chains), rep.Records(), elapsed.Round(time.Millisecond))
 	}

@@ -343,6 +343,16 @@ type Collector struct {
 	Dir                string
 
 	stderr *lockedBuffer
+	proc   *process
+}
+
+// process is the running govcol and how to start it again.
+type process struct {
+	bin        string
+	args, env  []string
+	healthPort int
+	cmd        *exec.Cmd
+	exited     chan error
 }
 
 type lockedBuffer struct {
@@ -450,31 +460,35 @@ func StartCollector(t testing.TB, sink *Sink) *Collector {
 // failed), and waits until health_check on healthPort answers.
 func launch(t testing.TB, c *Collector, bin string, args, env []string, healthPort int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	c.proc = &process{bin: bin, args: args, env: env, healthPort: healthPort}
+	c.start(t)
+	t.Cleanup(func() {
+		c.stop(syscall.SIGTERM, 15*time.Second)
+		if t.Failed() {
+			t.Logf("govcol output:\n%s", c.stderr.String())
+		}
+	})
+}
+
+// start runs the process and waits until it is healthy.
+func (c *Collector) start(t testing.TB) {
+	t.Helper()
+	p := c.proc
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout = c.stderr
 	cmd.Stderr = c.stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("govcol output:\n%s", c.stderr.String())
-		}
-	})
+	p.cmd, p.exited = cmd, exited
 
-	healthURL := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
+	healthURL := fmt.Sprintf("http://127.0.0.1:%d/", p.healthPort)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case err := <-exited:
+			exited <- err
 			t.Fatalf("govcol exited during start: %v\n%s", err, c.stderr.String())
 		default:
 		}
@@ -490,6 +504,49 @@ func launch(t testing.TB, c *Collector, bin string, args, env []string, healthPo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stop signals the process and waits for it to exit (SIGKILL after grace).
+func (c *Collector) stop(sig syscall.Signal, grace time.Duration) {
+	p := c.proc
+	if p == nil || p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
+}
+
+// Kill ends the collector with SIGKILL: no shutdown, nothing flushed.
+func (c *Collector) Kill() { c.stop(syscall.SIGKILL, 15*time.Second) }
+
+// Restart starts the collector again with the same configuration, directory and ports.
+func (c *Collector) Restart(t testing.TB) {
+	t.Helper()
+	c.stop(syscall.SIGTERM, 15*time.Second)
+	c.start(t)
+}
+
+// PeakRSSMiB is the collector process's peak resident set size so far (VmHWM, Linux).
+func (c *Collector) PeakRSSMiB(t testing.TB) float64 {
+	t.Helper()
+	require.NotNil(t, c.proc.cmd, "the collector is not running")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.proc.cmd.Process.Pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			require.NoError(t, err)
+			return kb / 1024
+		}
+	}
+	t.Fatal("VmHWM not found in /proc/<pid>/status")
+	return 0
 }
 
 // StartLocalCollector runs the shipped quick start configuration, config/local.yaml, on free ports (through its

@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -16,47 +13,43 @@ import (
 )
 
 // The bounded smoke form of the load suite: `govctl load` over OTLP/HTTP and OTLP/gRPC against the shipped
-// config/local.yaml; every acknowledged event is stored exactly once, per simulated developer, and the trail verifies.
+// config/local.yaml at full speed (the sustained throughput), then open-loop at 50 % and 90 % of it for the
+// acknowledgement latency; every acknowledged event is stored exactly once, per simulated developer, and the trail
+// verifies. `make bench` scales it with GOVCOL_LOAD_EVENTS and GOVCOL_BENCH_FULL.
 func TestLoadSmoke(t *testing.T) {
 	c := StartLocalCollector(t)
 	lic := c.Keys.License(t, "org-load", "tenant-load", "client-load", "")
-	govctl := filepath.Join(filepath.Dir(GovcolBinary(t)), "govctl")
-	type result struct {
-		EventsSent, EventsAcked, EventsFailed int64
-		EventsPerSec                          float64 `json:"events_per_second"`
-		P99                                   float64 `json:"ack_latency_p99_ms"`
-	}
-	run := func(protocol, endpoint string, maxEvents string) result {
-		out, err := exec.Command(govctl, "load", "--protocol", protocol, "--endpoint", endpoint, "--license", lic,
-			"--developers", "5", "--concurrency", "4", "--batch", "10", "--duration", "5m", "--max-events", maxEvents, "--json").Output()
-		require.NoError(t, err, "%s", out)
-		var r struct {
-			EventsSent   int64   `json:"events_sent"`
-			EventsAcked  int64   `json:"events_acked"`
-			EventsFailed int64   `json:"events_failed"`
-			EventsPerSec float64 `json:"events_per_second"`
-			P99          float64 `json:"ack_latency_p99_ms"`
-			FirstError   string  `json:"first_error"`
-		}
-		require.NoError(t, json.Unmarshal(out, &r), "%s", out)
-		require.Empty(t, r.FirstError)
-		t.Logf("%s: %d sent, %d acked, %.0f events/s, p99 %.1f ms", protocol, r.EventsSent, r.EventsAcked, r.EventsPerSec, r.P99)
-		return result{r.EventsSent, r.EventsAcked, r.EventsFailed, r.EventsPerSec, r.P99}
-	}
-	// `make bench` raises the counts with GOVCOL_LOAD_EVENTS (HTTP; gRPC gets half); the CI smoke form is small.
 	httpEvents := int64(2200)
 	if v, err := strconv.ParseInt(os.Getenv("GOVCOL_LOAD_EVENTS"), 10, 64); err == nil && v >= 1100 {
 		httpEvents = v / 110 * 110
 	}
 	grpcEvents := httpEvents / 220 * 110
-	httpRes := run("http", c.HTTPEndpoint, strconv.FormatInt(httpEvents, 10))
-	grpcRes := run("grpc", c.GRPCEndpoint, strconv.FormatInt(grpcEvents, 10))
-	for _, r := range []result{httpRes, grpcRes} {
+	closed := func(protocol string, events int64) LoadResult {
+		r := Load(t, c, lic, protocol, "--developers", "5", "--concurrency", "4", "--batch", "10", "--duration", "5m",
+			"--max-events", strconv.FormatInt(events, 10))()
+		require.Empty(t, r.FirstError)
 		assert.Equal(t, r.EventsSent, r.EventsAcked)
 		assert.Zero(t, r.EventsFailed)
+		t.Logf("%s sustained: %s", protocol, r)
+		return r
 	}
+	httpRes := closed("http", httpEvents)
+	grpcRes := closed("grpc", grpcEvents)
 	acked := httpRes.EventsAcked + grpcRes.EventsAcked
 	require.Equal(t, httpEvents+grpcEvents, acked)
+
+	// Acknowledgement latency at a fixed offered load below the sustained throughput.
+	d := scaled(4*time.Second, 20*time.Second)
+	for _, share := range []float64{0.5, 0.9} {
+		rate := share * httpRes.EventsPerSec
+		r := Load(t, c, lic, "http", "--rate", strconv.FormatFloat(rate, 'f', 0, 64), "--developers", "5", "--batch", "10",
+			"--duration", secs(d), "--max-events", "10000000")()
+		require.Empty(t, r.FirstError)
+		assert.Equal(t, r.EventsSent, r.EventsAcked)
+		acked += r.EventsAcked
+		t.Logf("http at %.0f%% of sustained (%.0f events/s offered): %s", share*100, rate, r)
+	}
+	t.Logf("collector peak RSS %.0f MiB", c.PeakRSSMiB(t))
 
 	db, err := pgx.Connect(context.Background(), c.PostgresDSN)
 	require.NoError(t, err)
@@ -64,7 +57,7 @@ func TestLoadSmoke(t *testing.T) {
 	var stored, distinct, devs int64
 	require.Eventually(t, func() bool {
 		return db.QueryRow(context.Background(), "SELECT count(*) FROM audit_logs WHERE tenant_id = 'tenant-load'").Scan(&stored) == nil && stored == acked
-	}, 60*time.Second, 250*time.Millisecond, "stored %d of %d", stored, acked)
+	}, time.Minute, 250*time.Millisecond, "stored %d of %d", stored, acked)
 	require.NoError(t, db.QueryRow(context.Background(), "SELECT count(DISTINCT id), count(DISTINCT user_email) FROM audit_logs").Scan(&distinct, &devs))
 	assert.Equal(t, acked, distinct, "no duplicates")
 	assert.EqualValues(t, 5, devs, "one user_email per simulated developer")
