@@ -12,14 +12,17 @@ run() { # name, command...
   "$@" 2>&1 | tee "$tmp/$name.txt" >&2
 }
 export GOVCOL_CLAUDE_BIN="${GOVCOL_CLAUDE_BIN:-$PWD/node_modules/.bin/claude}"
-run processor  go test -run x -bench . -benchtime 3s -count 1 ./processor/governanceprocessor/
+run processor  go test -run x -bench 'LogsFixtureMix|LogsAllocsPerRecord' -benchtime 3s -count 1 ./processor/governanceprocessor/
+run upstream   go test -run x -bench VsUpstream -benchtime 3s -count 3 -cpu 1 ./processor/governanceprocessor/
 run integrity  go test -run x -bench . -benchtime 2s ./internal/integrity/
 run verifypg   go test -run x -bench VerifyPostgres -benchtime 1x ./cmd/govctl/
 run postgres   go test -run x -bench ExporterVsRawCopy -benchtime 1x ./exporter/postgresauditexporter/
 run s3down     go test -run x -bench PostgresWhileS3Down -benchtime 1x ./exporter/s3decisionexporter/
-GOVCOL_LOAD_EVENTS="${GOVCOL_LOAD_EVENTS:-55000}" run load go test -count=1 -run TestLoadSmoke -v ./test/e2e/
+export GOVCOL_BENCH_FULL=1 # the full form of the load and fault runs (a 60 s Postgres outage, longer runs)
+GOVCOL_LOAD_EVENTS="${GOVCOL_LOAD_EVENTS:-55000}" run load go test -count=1 -timeout 30m -run TestLoadSmoke -v ./test/e2e/
+run faults     go test -count=1 -timeout 30m -run 'TestFault' -v ./test/e2e/
 
-bench_lines() { grep -E '^Benchmark|load_test.go' "$tmp/$1.txt" | sed -E 's/^[[:space:]]+//' || true; }
+bench_lines() { grep -E '^Benchmark|load_test.go|fault_test.go' "$tmp/$1.txt" | sed -E 's/^[[:space:]]+//' | fold -s -w 118 || true; }
 {
   echo "# govcol benchmarks"
   echo
@@ -28,10 +31,25 @@ bench_lines() { grep -E '^Benchmark|load_test.go' "$tmp/$1.txt" | sed -E 's/^[[:
   echo
   echo "## End to end (\`govctl load\` → OTLP → governance → Postgres + decision files + metrics)"
   echo
-  echo "config/local.yaml on the same machine as its Postgres; 5 simulated developers, 4 concurrent requests of 110"
-  echo "events; every acknowledged event is checked stored exactly once and the trail verified (\`TestLoadSmoke\`)."
+  echo "config/local.yaml on the same machine as its Postgres and the load generator (all on the same 2 cores);"
+  echo "5 simulated developers. Sustained: 4 concurrent requests of 110 events, as fast as acknowledged. Then open loop"
+  echo "(\`govctl load --rate\`) at 50 % and 90 % of the sustained rate for the acknowledgement latency. Every acknowledged"
+  echo "event is checked stored exactly once and the trail verified (\`TestLoadSmoke\`)."
   echo
   echo '```'; bench_lines load; echo '```'
+  echo
+  echo "## Faults (\`test/e2e/TestFault*\`, full form)"
+  echo
+  echo "Each: events sent, acknowledged (by the collector, to \`govctl load\`), stored in Postgres (exactly once, and every"
+  echo "acknowledged session checked present), and \`govctl verify\` over the stored trail."
+  echo; echo '```'; bench_lines faults; echo '```'
+  echo
+  echo "## Governance processor against an upstream pipeline (contrib transform → redaction), one core (target ≥ 2×)"
+  echo
+  echo "Same 110-record fixture batches, both pipelines interleaved in one benchmark on one core (\`-cpu 1\`): \`ratio\` is"
+  echo "governance (masking, stamping, verdicts; no chain) over upstream; \`ratio_with_chain\` adds govcol's hash chain,"
+  echo "which upstream has no equivalent of. See processor/governanceprocessor/README.md for the upstream configuration."
+  echo; echo '```'; bench_lines upstream; echo '```'
   echo
   echo "## Postgres exporter against raw COPY (target ≥ 0.5)"
   echo; echo '```'; bench_lines postgres; echo '```'
