@@ -65,23 +65,7 @@ func StartFaultCollector(t testing.TB, o FaultOptions) (*Collector, string) {
 	} else {
 		fmt.Fprintf(&decisions, "    local_dir: %q\n", filepath.Join(dir, "decisions"))
 	}
-	cfg := fmt.Sprintf(`
-extensions:
-  licenseauth:
-    public_key_files: [%q]
-  health_check:
-    endpoint: 127.0.0.1:%d
-%sreceivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:%d
-        include_metadata: true
-        auth: {authenticator: licenseauth}
-      http:
-        endpoint: 127.0.0.1:%d
-        include_metadata: true
-        auth: {authenticator: licenseauth}
+	cfg := AuthedOTLPConfig(keys.PEMPath, healthPort, grpcPort, httpPort, ext.String()) + fmt.Sprintf(`
 processors:
 %s  governance:
     query_hash_key: e2e-query-hash-key-0123456789
@@ -104,7 +88,7 @@ exporters:
               prometheus: {host: 127.0.0.1, port: %d}
   pipelines:
     logs: {receivers: [otlp], processors: [%s], exporters: [postgresaudit, s3decision]}
-`, keys.PEMPath, healthPort, ext.String(), grpcPort, httpPort, limiter.String(), auditKey, o.PostgresDSN, queue.String(),
+`, limiter.String(), auditKey, o.PostgresDSN, queue.String(),
 		filepath.Join(dir, "pg-fallback.jsonl"), decisions.String(), extNames.String(), metricsPort, procs.String())
 	cfgPath := filepath.Join(dir, "govcol.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))

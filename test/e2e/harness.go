@@ -377,23 +377,7 @@ func (b *lockedBuffer) String() string {
 // logs also stored by the postgresaudit exporter in pgDSN and as decision files under decisionsDir (s3decision),
 // internal telemetry on metricsPort.
 func CollectorConfig(pemPath string, grpcPort, httpPort, metricsPort, healthPort int, sinkURL, pgDSN, fallbackPath, decisionsDir, auditKey string) string {
-	return fmt.Sprintf(`
-extensions:
-  licenseauth:
-    public_key_files: [%q]
-  health_check:
-    endpoint: 127.0.0.1:%d
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:%d
-        include_metadata: true
-        auth: {authenticator: licenseauth}
-      http:
-        endpoint: 127.0.0.1:%d
-        include_metadata: true
-        auth: {authenticator: licenseauth}
+	return AuthedOTLPConfig(pemPath, healthPort, grpcPort, httpPort, "") + fmt.Sprintf(`
 processors:
   governance:
     query_hash_key: e2e-query-hash-key-0123456789
@@ -424,7 +408,31 @@ service:
     logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit, s3decision]}
     metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
     traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-`, pemPath, healthPort, grpcPort, httpPort, auditKey, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
+`, auditKey, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
+}
+
+// AuthedOTLPConfig is the head of the harness's configurations: licenseauth with the key at pemPath, health_check,
+// extraExtensions (YAML, indented two spaces), and the OTLP receiver (gRPC and HTTP on loopback) authenticated by
+// licenseauth with include_metadata.
+func AuthedOTLPConfig(pemPath string, healthPort, grpcPort, httpPort int, extraExtensions string) string {
+	return fmt.Sprintf(`
+extensions:
+  licenseauth:
+    public_key_files: [%q]
+  health_check:
+    endpoint: 127.0.0.1:%d
+%sreceivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+        include_metadata: true
+        auth: {authenticator: licenseauth}
+      http:
+        endpoint: 127.0.0.1:%d
+        include_metadata: true
+        auth: {authenticator: licenseauth}
+`, pemPath, healthPort, extraExtensions, grpcPort, httpPort)
 }
 
 // StartCollector writes a config forwarding to sink, starts bin/govcol and waits until it is healthy. The process is
