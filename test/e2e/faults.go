@@ -25,7 +25,7 @@ type FaultOptions struct {
 	PostgresDSN     string         // default: a fresh database in the package's cluster
 	S3              *s3test.Server // decisions go to this server's bucket "decisions"; nil: a local directory
 	PersistentQueue bool           // the postgresaudit sending queue in file_storage (survives SIGKILL)
-	MemoryLimitMiB  int            // > 0: memory_limiter with this hard limit (spike limit a quarter of it)
+	MemoryLimitMiB  int            // > 0: memory_limiter with this hard limit (spike limit a quarter of it), and the Go runtime's GOMEMLIMIT at the same value
 	QueueSize       int            // postgresaudit sending_queue.queue_size in requests (0: the default)
 }
 
@@ -102,7 +102,13 @@ exporters:
 		Dir:          dir,
 		stderr:       &lockedBuffer{},
 	}
-	launch(t, c, bin, []string{"--config", cfgPath}, nil, healthPort)
+	var env []string
+	if o.MemoryLimitMiB > 0 {
+		// memory_limiter refuses data above its soft limit; GOMEMLIMIT makes the garbage collector keep the heap
+		// (and so the RSS) near the same figure instead of letting it double between collections.
+		env = append(env, fmt.Sprintf("GOMEMLIMIT=%dMiB", o.MemoryLimitMiB))
+	}
+	launch(t, c, bin, []string{"--config", cfgPath}, env, healthPort)
 	return c, keys.License(t, "org-fault", "tenant-fault", "client-fault", "")
 }
 
