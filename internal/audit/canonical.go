@@ -39,7 +39,41 @@ var canonicalMagic = []byte("govcol.audit.v1\x00")
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // CanonicalTime is a timestamp as the canonical encoding (and Postgres) holds it.
-func CanonicalTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Format(timeLayout) }
+func CanonicalTime(t time.Time) string { return string(appendCanonicalTime(nil, t)) }
+
+// appendCanonicalTime appends CanonicalTime(t), writing the digits directly for years 0-9999 (time.Format's
+// general layout interpreter costs more than the rest of a record's columns).
+func appendCanonicalTime(dst []byte, t time.Time) []byte {
+	t = t.UTC().Truncate(time.Microsecond)
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	d := func(b []byte, v, n int) []byte { // v as n zero-padded digits
+		for i := n - 1; i >= 0; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+		return b[n:]
+	}
+	var buf [len(timeLayout)]byte
+	b := d(buf[:], year, 4)
+	b[0] = '-'
+	b = d(b[1:], int(month), 2)
+	b[0] = '-'
+	b = d(b[1:], day, 2)
+	b[0] = 'T'
+	b = d(b[1:], hour, 2)
+	b[0] = ':'
+	b = d(b[1:], minute, 2)
+	b[0] = ':'
+	b = d(b[1:], sec, 2)
+	b[0] = '.'
+	b = d(b[1:], t.Nanosecond()/1000, 6)
+	b[0] = 'Z'
+	return append(dst, buf[:]...)
+}
 
 type canon struct{ b []byte }
 
@@ -48,14 +82,39 @@ func (c *canon) text(s string) {
 	c.b = append(c.b, s...)
 }
 
+func (c *canon) bytes(s []byte) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(s)))
+	c.b = append(c.b, s...)
+}
+
 func (c *canon) null() { c.b = binary.BigEndian.AppendUint32(c.b, math.MaxUint32) }
+
+// start reserves a length prefix for a value appended in place; end fills it in.
+func (c *canon) start() int {
+	c.b = append(c.b, 0, 0, 0, 0)
+	return len(c.b)
+}
+
+func (c *canon) end(at int) { binary.BigEndian.PutUint32(c.b[at-4:], uint32(len(c.b)-at)) }
+
+func (c *canon) time(t time.Time) {
+	at := c.start()
+	c.b = appendCanonicalTime(c.b, t)
+	c.end(at)
+}
+
+func (c *canon) decimal(n int64) {
+	at := c.start()
+	c.b = strconv.AppendInt(c.b, n, 10)
+	c.end(at)
+}
 
 func (c *canon) int(p *int64) {
 	if p == nil {
 		c.null()
 		return
 	}
-	c.text(strconv.FormatInt(*p, 10))
+	c.decimal(*p)
 }
 
 func (c *canon) list(ss []string) {
@@ -65,17 +124,20 @@ func (c *canon) list(ss []string) {
 	}
 }
 
-func (c *canon) json(raw []byte) error {
-	// Length prefix first, filled in once the canonical form is written in place.
-	at := len(c.b)
-	c.b = append(c.b, 0, 0, 0, 0)
+// json writes a JSON column: raw re-encoded canonically, or as it is when it is canonical already.
+func (c *canon) json(raw []byte, canonical bool) error {
+	if canonical {
+		c.bytes(raw)
+		return nil
+	}
+	at := c.start()
 	out, err := appendCanonicalJSON(c.b, raw)
 	if err != nil {
-		c.b = c.b[:at]
+		c.b = c.b[:at-4]
 		return err
 	}
-	binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
 	c.b = out
+	c.end(at)
 	return nil
 }
 
@@ -97,22 +159,33 @@ type StoredJSON struct {
 func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
 	size := 768 + len(r.Query) + len(r.ResponseSample) + len(js.PolicyDetails) + len(js.Obligations) +
 		len(js.ComplianceFlags) + len(js.SecurityMetrics) + len(js.Metadata)
-	c := canon{b: make([]byte, 0, size)}
+	return r.appendCanonical(make([]byte, 0, size), &js, false)
+}
+
+// appendCanonical appends the canonical encoding v1 of r with the JSON columns js to dst. jsCanonical says that js
+// is in canonical JSON form already (LogHasher writes it so), else it is re-encoded here. It is the one definition of
+// the column order and encodings, for the processor, the exporters and the verifier alike.
+func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) ([]byte, error) {
+	c := canon{b: dst}
 	c.b = append(c.b, canonicalMagic...)
-	for _, s := range []string{r.ID, strings.ToLower(r.DecisionID), CanonicalTime(r.Timestamp), CanonicalTime(r.ReceivedAt),
-		r.RequestID, r.CorrelationID, r.TraceID, r.SpanID, r.RequestType, string(r.Plane), string(r.Origin),
-		r.OrgID, r.TenantID, r.ClientID, r.UserEmail, r.IdentitySource, r.UserID, r.SessionID, string(r.PolicyDecision)} {
+	c.text(r.ID)
+	c.text(strings.ToLower(r.DecisionID))
+	c.time(r.Timestamp)
+	c.time(r.ReceivedAt)
+	for _, s := range [...]string{r.RequestID, r.CorrelationID, r.TraceID, r.SpanID, r.RequestType, string(r.Plane),
+		string(r.Origin), r.OrgID, r.TenantID, r.ClientID, r.UserEmail, r.IdentitySource, r.UserID, r.SessionID,
+		string(r.PolicyDecision)} {
 		c.text(s)
 	}
-	if err := c.json(js.PolicyDetails); err != nil {
+	if err := c.json(js.PolicyDetails, jsCanonical); err != nil {
 		return nil, fmt.Errorf("policy_details: %w", err)
 	}
-	if err := c.json(js.Obligations); err != nil {
+	if err := c.json(js.Obligations, jsCanonical); err != nil {
 		return nil, fmt.Errorf("obligations: %w", err)
 	}
 	c.list(r.PIITypes)
 	c.list(r.RedactedFields)
-	for _, s := range []string{r.Query, r.ResponseSample, r.QueryHash, r.Provider, r.Model, r.ToolName} {
+	for _, s := range [...]string{r.Query, r.ResponseSample, r.QueryHash, r.Provider, r.Model, r.ToolName} {
 		c.text(s)
 	}
 	c.int(r.ResponseTimeMS)
@@ -122,19 +195,21 @@ func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
 	if r.Cost == nil {
 		c.null()
 	} else {
-		c.text(strconv.FormatFloat(*r.Cost, 'g', -1, 64))
+		at := c.start()
+		c.b = strconv.AppendFloat(c.b, *r.Cost, 'g', -1, 64)
+		c.end(at)
 	}
-	if err := c.json(js.ComplianceFlags); err != nil {
+	if err := c.json(js.ComplianceFlags, jsCanonical); err != nil {
 		return nil, fmt.Errorf("compliance_flags: %w", err)
 	}
-	if err := c.json(js.SecurityMetrics); err != nil {
+	if err := c.json(js.SecurityMetrics, jsCanonical); err != nil {
 		return nil, fmt.Errorf("security_metrics: %w", err)
 	}
-	if err := c.json(js.Metadata); err != nil {
+	if err := c.json(js.Metadata, jsCanonical); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	c.text(r.ChainID)
-	c.text(strconv.FormatInt(r.ChainSeq, 10))
+	c.decimal(r.ChainSeq)
 	c.text(r.PrevHash)
 	return c.b, nil
 }

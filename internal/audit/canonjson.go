@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
-	"sort"
+	"slices"
+	"strconv"
+	"unicode/utf8"
 )
 
 // appendCanonicalJSON appends the canonical form of the JSON document src to dst: object members sorted by their
@@ -117,31 +119,97 @@ func appendCanonicalString(dst, tok []byte) ([]byte, error) {
 	if err := json.Unmarshal(tok, &s); err != nil {
 		return dst, errJSONSyntax
 	}
-	q, _ := json.Marshal(s)
-	return append(dst, q...), nil
+	return appendCanonicalStr(dst, s), nil
 }
 
-func decodedKey(tok []byte) string {
+// decodedKey returns an object key for sorting: the token's inner bytes when it has no escapes (a slice of the
+// source, no copy), else the decoded string.
+func decodedKey(tok []byte) []byte {
 	inner := tok[1 : len(tok)-1]
 	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner)
+		return inner
 	}
 	var s string
 	_ = json.Unmarshal(tok, &s)
-	return s
+	return []byte(s)
+}
+
+// appendCanonicalStr appends the canonical form of the JSON string whose value is s: what encoding/json writes for
+// s (HTML-safe escapes, \u2028 and \u2029 escaped), except that each byte of invalid UTF-8 becomes a raw U+FFFD
+// rather than encoding/json's \ufffd escape, since the canonical form is the re-encoding of the decoded value.
+// It allocates nothing (json.Marshal would).
+func appendCanonicalStr(dst []byte, s string) []byte {
+	dst, _ = appendCanonicalStrValid(dst, s)
+	return dst
+}
+
+// jsonSafeASCII marks the ASCII bytes encoding/json writes as they are (with HTML escaping on).
+var jsonSafeASCII = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
+// appendCanonicalStrValid is appendCanonicalStr also reporting whether s is valid UTF-8.
+func appendCanonicalStrValid(dst []byte, s string) (out []byte, valid bool) {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	valid = true
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafeASCII[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			valid = false
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), valid
 }
 
 func (p *jsonScanner) number(dst []byte) ([]byte, error) {
 	start := p.i
-	integer := true
 	for p.i < len(p.src) {
 		c := p.src[p.i]
-		if c >= '0' && c <= '9' || c == '-' {
-			p.i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' || c == '+' {
-			integer = false
+		if c >= '0' && c <= '9' || c == '-' || c == '.' || c == 'e' || c == 'E' || c == '+' {
 			p.i++
 			continue
 		}
@@ -151,17 +219,113 @@ func (p *jsonScanner) number(dst []byte) ([]byte, error) {
 	if !validJSONNumber(tok) {
 		return dst, errJSONSyntax
 	}
-	if integer {
+	return appendCanonicalNumber(dst, tok)
+}
+
+// appendCanonicalNumber appends the canonical form of a valid JSON number token: an integer as written ("-0" as
+// 0), any other number as its exact value in big.Rat.RatString form ("a" or "a/b" in lowest terms), computed in
+// uint64 arithmetic when it fits (smallRat) and with big.Rat otherwise.
+func appendCanonicalNumber(dst, tok []byte) ([]byte, error) {
+	if bytes.IndexAny(tok, ".eE+") < 0 {
 		if string(tok) == "-0" {
 			return append(dst, '0'), nil
 		}
 		return append(dst, tok...), nil
+	}
+	if out, ok := appendSmallRat(dst, tok); ok {
+		return out, nil
 	}
 	r, ok := new(big.Rat).SetString(string(tok))
 	if !ok {
 		return dst, errJSONSyntax
 	}
 	return append(dst, r.RatString()...), nil
+}
+
+// appendSmallRat is big.Rat.RatString of the valid JSON number tok when its significant digits fit in a uint64 and
+// the result's numerator and denominator do too; ok is false otherwise (the caller then uses big.Rat).
+func appendSmallRat(dst, tok []byte) (out []byte, ok bool) {
+	i, neg := 0, tok[0] == '-'
+	if neg {
+		i++
+	}
+	var m uint64 // significant digits, leading zeros dropped
+	digits, exp := 0, 0
+	for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+		if m == 0 && tok[i] == '0' {
+			continue
+		}
+		if digits == 19 {
+			return dst, false
+		}
+		m, digits = m*10+uint64(tok[i]-'0'), digits+1
+	}
+	if i < len(tok) && tok[i] == '.' {
+		for i++; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+			exp--
+			if m == 0 && tok[i] == '0' {
+				continue
+			}
+			if digits == 19 {
+				return dst, false
+			}
+			m, digits = m*10+uint64(tok[i]-'0'), digits+1
+		}
+	}
+	if i < len(tok) { // exponent
+		i++
+		eneg := false
+		if tok[i] == '+' || tok[i] == '-' {
+			eneg = tok[i] == '-'
+			i++
+		}
+		e := 0
+		for ; i < len(tok); i++ {
+			if e = e*10 + int(tok[i]-'0'); e > 1000 {
+				return dst, false
+			}
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if m == 0 {
+		return append(dst, '0'), true
+	}
+	for m%10 == 0 {
+		m /= 10
+		exp++
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	if exp >= 0 {
+		for ; exp > 0; exp-- {
+			if m > (1<<64-1)/10 {
+				return dst, false
+			}
+			m *= 10
+		}
+		return strconv.AppendUint(dst, m, 10), true
+	}
+	if exp < -19 {
+		return dst, false
+	}
+	den := uint64(1)
+	for ; exp < 0; exp++ {
+		den *= 10
+	}
+	a, b := m, den
+	for b != 0 {
+		a, b = b, a%b
+	}
+	dst = strconv.AppendUint(dst, m/a, 10)
+	if den/a != 1 {
+		dst = append(dst, '/')
+		dst = strconv.AppendUint(dst, den/a, 10)
+	}
+	return dst, true
 }
 
 // validJSONNumber checks the JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -236,8 +400,8 @@ func (p *jsonScanner) array(dst []byte) ([]byte, error) {
 }
 
 type member struct {
-	key        string
-	start, end int // of `"key":value` in dst
+	key        []byte // decoded; usually a slice of the source (decodedKey)
+	start, end int    // of `"key":value` in dst
 }
 
 // object writes the members in source order, then reorders them in place when their keys are not sorted. A
@@ -251,7 +415,7 @@ func (p *jsonScanner) object(dst []byte) ([]byte, error) {
 		p.i++
 		return append(dst, '}'), nil
 	}
-	var small [24]member
+	var small [16]member // on the stack for most objects
 	members := small[:0]
 	sorted := true
 	for {
@@ -281,7 +445,7 @@ func (p *jsonScanner) object(dst []byte) ([]byte, error) {
 		if dst, err = p.value(dst); err != nil {
 			return dst, err
 		}
-		if n := len(members); n > 0 && members[n-1].key >= key {
+		if n := len(members); n > 0 && bytes.Compare(members[n-1].key, key) >= 0 {
 			sorted = false
 		}
 		members = append(members, member{key: key, start: start, end: len(dst)})
@@ -302,23 +466,23 @@ func (p *jsonScanner) object(dst []byte) ([]byte, error) {
 	if sorted {
 		return append(dst, '}'), nil
 	}
-	body := append([]byte(nil), dst[base+1:]...)
-	off := base + 1
-	sort.SliceStable(members, func(i, j int) bool { return members[i].key < members[j].key })
-	// Last value wins for a repeated key.
-	uniq := members[:0]
+	// Copy the members' bytes past the end of dst, then write them back sorted over the original place: the sorted
+	// body is never longer than the original, so writing never reaches the copy.
+	body := len(dst)
+	dst = append(dst, dst[base+1:body]...)
+	shift := body - (base + 1)
+	slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+	w := base + 1
 	for i, m := range members {
-		if i+1 < len(members) && members[i+1].key == m.key {
-			continue
+		if i+1 < len(members) && bytes.Equal(members[i+1].key, m.key) {
+			continue // last value wins for a repeated key
 		}
-		uniq = append(uniq, m)
-	}
-	dst = dst[:base+1]
-	for i, m := range uniq {
-		if i > 0 {
-			dst = append(dst, ',')
+		if w > base+1 {
+			dst[w] = ','
+			w++
 		}
-		dst = append(dst, body[m.start-off:m.end-off]...)
+		w += copy(dst[w:], dst[m.start+shift:m.end+shift])
 	}
-	return append(dst, '}'), nil
+	dst = append(dst[:w], '}')
+	return dst, nil
 }

@@ -42,8 +42,9 @@ type chain struct {
 	mu     sync.Mutex
 	id     string
 	tenant string
-	seq    int64  // last sequence number handed out
-	last   string // its record_hash (the next record's prev_hash)
+	seq    int64           // last sequence number handed out
+	last   string          // its record_hash (the next record's prev_hash)
+	hasher audit.LogHasher // Link's scratch, under mu
 
 	// Delivery: pending holds the hashes of the records not yet below the settled mark; settled is the highest
 	// sequence number up to which every record's delivery has returned.
@@ -100,23 +101,70 @@ func (c *Chainer) Link(res pcommon.Resource, lr plog.LogRecord, tenant string) (
 	a := lr.Attributes()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	a.PutStr(audit.AttrChainID, ch.id)
-	a.PutInt(audit.AttrChainSeq, ch.seq+1)
-	a.PutStr(audit.AttrPrevHash, ch.last)
-	a.Remove(audit.AttrRecordHash)
-	rec, err := audit.FromLogRecord(res, lr)
-	if err != nil {
-		return Link{}, err
+	rh, inPlace := stampChain(a, ch.id, ch.seq+1, ch.last)
+	h, ok := ch.hasher.LogRecordHash(res, lr) // audit.record_hash is not part of the hash
+	if !ok {
+		// The reference path, for what the fast one declines; it reports the record's errors.
+		rec, err := audit.FromLogRecord(res, lr)
+		if err == nil {
+			if h, err = rec.ComputeHash(); err != nil {
+				err = fmt.Errorf("hashing record %s: %w", rec.ID, err)
+			}
+		}
+		if err != nil {
+			a.Remove(audit.AttrRecordHash)
+			return Link{}, err
+		}
 	}
-	h, err := rec.ComputeHash()
-	if err != nil {
-		return Link{}, fmt.Errorf("hashing record %s: %w", rec.ID, err)
+	if inPlace {
+		rh.SetStr(h)
+	} else {
+		a.PutStr(audit.AttrRecordHash, h)
 	}
-	a.PutStr(audit.AttrRecordHash, h)
 	ch.seq++
 	ch.last = h
 	ch.pending[ch.seq] = pendingLink{hash: h}
 	return Link{ch: ch, seq: ch.seq}, nil
+}
+
+// stampChain sets audit.chain_id, audit.chain_seq and audit.prev_hash as PutStr / PutInt would, in one pass over
+// the attributes rather than one each. It returns audit.record_hash's value when it can be set in place (present,
+// and no attribute was appended since, which may move the attributes).
+func stampChain(a pcommon.Map, id string, seq int64, prev string) (recordHash pcommon.Value, inPlace bool) {
+	var idV, seqV, prevV, rhV pcommon.Value
+	var found uint8
+	for k, v := range a.All() {
+		switch {
+		case k == audit.AttrChainID && found&1 == 0:
+			idV, found = v, found|1
+		case k == audit.AttrChainSeq && found&2 == 0:
+			seqV, found = v, found|2
+		case k == audit.AttrPrevHash && found&4 == 0:
+			prevV, found = v, found|4
+		case k == audit.AttrRecordHash && found&8 == 0:
+			rhV, found = v, found|8
+		}
+	}
+	// Set the values found before appending any: appending may move them.
+	if found&1 != 0 {
+		idV.SetStr(id)
+	}
+	if found&2 != 0 {
+		seqV.SetInt(seq)
+	}
+	if found&4 != 0 {
+		prevV.SetStr(prev)
+	}
+	if found&1 == 0 {
+		a.PutStr(audit.AttrChainID, id)
+	}
+	if found&2 == 0 {
+		a.PutInt(audit.AttrChainSeq, seq)
+	}
+	if found&4 == 0 {
+		a.PutStr(audit.AttrPrevHash, prev)
+	}
+	return rhV, found == 15
 }
 
 // Settle records the outcome of the delivery of links (delivered when ok, withdrawn otherwise) and returns the

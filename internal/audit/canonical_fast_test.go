@@ -1,0 +1,162 @@
+package audit
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"strconv"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The allocation-free pieces of the canonical encoding agree with their definitions.
+
+// canonicalStrReference is the canonical form of the JSON string whose value is s: json.Marshal, then the scanner's
+// canonicalization of the token (the path an exporter's JSON column takes).
+func canonicalStrReference(t testing.TB, s string) string {
+	q, err := json.Marshal(s)
+	require.NoError(t, err)
+	c, err := CanonicalJSON(q)
+	require.NoError(t, err)
+	return c
+}
+
+func TestAppendCanonicalStr(t *testing.T) {
+	for _, s := range []string{"", "plain", "é", "😀", "\u2028\u2029", "<>&", "\"\\", "\x00\x01\b\f\n\r\t\x1f\x7f",
+		"\xff", "a\xc3(b", "\xed\xa0\x80", "\uFFFD", "\xf4\x90\x80\x80"} {
+		got, valid := appendCanonicalStrValid(nil, s)
+		assert.Equal(t, canonicalStrReference(t, s), string(got), "%q", s)
+		assert.Equal(t, utf8.ValidString(s), valid, "%q", s)
+		if valid {
+			q, _ := json.Marshal(s)
+			assert.Equal(t, string(q), string(got), "%q", s)
+		}
+	}
+}
+
+func FuzzAppendCanonicalStr(f *testing.F) {
+	for _, s := range []string{"a", "\xff<", "\u2028", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendCanonicalStr(nil, s)), canonicalStrReference(t, s); got != want {
+			t.Fatalf("%q: %q, reference %q", s, got, want)
+		}
+	})
+}
+
+// ratReference is the definition of a non-integer number's canonical form.
+func ratReference(tok string) string {
+	r, ok := new(big.Rat).SetString(tok)
+	if !ok {
+		return "!"
+	}
+	return r.RatString()
+}
+
+func TestAppendCanonicalNumber(t *testing.T) {
+	for _, tok := range []string{"0.0", "-0.0", "1.5", "-1.5", "0.1", "1e2", "1E+2", "1e-2", "-2.5e-3", "0.000123",
+		"123.456e10", "1e19", "1e20", "18446744073709551615.0", "18446744073709551616.0", "1.8446744073709551615e19",
+		"9999999999999999999.5", "0.00000000000000000001", "1e-19", "3e-19", "1e-20", "1234567890123456789e-19",
+		"5e-324", "1.7976931348623157e308", "0e5", "0.0e-999999", "1e1000", "100.000", "1.0000000000000000000000001",
+		"10000000000000000000000000000000e-30", "4.9e-300", "2.2250738585072014e-308"} {
+		got, err := appendCanonicalNumber(nil, []byte(tok))
+		require.NoError(t, err, tok)
+		assert.Equal(t, ratReference(tok), string(got), tok)
+	}
+	for _, tok := range []string{"0", "-0", "12", "-7", "123456789012345678901234567890"} {
+		got, err := appendCanonicalNumber(nil, []byte(tok))
+		require.NoError(t, err)
+		want := tok
+		if tok == "-0" {
+			want = "0"
+		}
+		assert.Equal(t, want, string(got))
+	}
+}
+
+func FuzzAppendCanonicalNumber(f *testing.F) {
+	f.Add(int64(15), uint8(1), int16(0), 0.1)
+	f.Add(int64(-123456789), uint8(12), int16(-30), 5e-324)
+	f.Fuzz(func(t *testing.T, mant int64, frac uint8, exp int16, d float64) {
+		// A token built from parts, and a float64 as encoding/json writes it.
+		digits := strconv.FormatInt(mant, 10)
+		neg := digits[0] == '-'
+		if neg {
+			digits = digits[1:]
+		}
+		n := int(frac) % (len(digits) + 1)
+		tok := digits[:len(digits)-n]
+		if tok == "" {
+			tok = "0"
+		}
+		if n > 0 {
+			tok += "." + digits[len(digits)-n:]
+		}
+		if exp%3 != 0 {
+			tok += "e" + strconv.Itoa(int(exp)%400)
+		}
+		if neg {
+			tok = "-" + tok
+		}
+		toks := []string{tok}
+		if !math.IsNaN(d) && !math.IsInf(d, 0) {
+			toks = append(toks, string(appendJSONFloat(nil, d)))
+		}
+		for _, tok := range toks {
+			if !validJSONNumber([]byte(tok)) {
+				continue
+			}
+			got, err := appendCanonicalNumber(nil, []byte(tok))
+			if err != nil {
+				t.Fatal(tok, err)
+			}
+			want := ratReference(tok)
+			if !bytesContainAny(tok, ".eE") {
+				want = tok
+				if tok == "-0" {
+					want = "0"
+				}
+			}
+			if string(got) != want {
+				t.Fatalf("%s: %s, reference %s", tok, got, want)
+			}
+		}
+	})
+}
+
+func bytesContainAny(s, chars string) bool {
+	for i := range len(s) {
+		for j := range len(chars) {
+			if s[i] == chars[j] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestAppendJSONFloat(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e20, 1e21, 1e-6, 1e-7, 9.999e-7, 5e-324,
+		math.MaxFloat64, 123456.789, 1.0 / 3, 2.5e-6, 1e-9, 1.5e-10} {
+		want, err := json.Marshal(f)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(appendJSONFloat(nil, f)), "%v", f)
+	}
+}
+
+func TestAppendCanonicalTime(t *testing.T) {
+	zone := time.FixedZone("x", 5*3600+1800)
+	for _, tm := range []time.Time{
+		{}, time.Unix(0, 0), time.Date(2026, 11, 23, 10, 47, 15, 123668999, zone), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 500, time.UTC), time.Date(2024, 2, 29, 23, 59, 59, 1000, zone),
+	} {
+		want := tm.UTC().Truncate(time.Microsecond).Format(timeLayout)
+		assert.Equal(t, want, CanonicalTime(tm))
+	}
+}

@@ -1,0 +1,602 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// LogHasher computes the record_hash of a stamped log record — what FromLogRecord followed by ComputeHash returns —
+// without building the Record's maps and JSON documents: the processor hashes every record it chains, and that
+// reference path costs tens of microseconds and hundreds of allocations a record.
+//
+// It reads the attributes in one pass into a scratch Record whose strings point into the log record, writes the
+// JSON columns directly in canonical form (metadata straight from the pcommon values, with the JSON encodings
+// canonjson.go defines; the other columns memoized, since consecutive records mostly carry the same ones), and hands
+// them to the one canonical encoder (Record.appendCanonical), hashing the bytes in a reused buffer. Anything unusual
+// (a missing or malformed audit.* value, a bytes attribute, a key that is not valid UTF-8) makes it decline, and the
+// caller takes the reference path, which also reports the error. Tests check it agrees with the reference.
+//
+// A LogHasher is not safe for concurrent use; the zero value is ready.
+type LogHasher struct {
+	rec           Record
+	ints          [4]int64
+	cost          float64
+	js            StoredJSON
+	md            []byte // canonical metadata
+	obligations   []byte // canonical obligations
+	buf           []byte // canonical encoding
+	ents          []mdEntry
+	order         []sortKey
+	pd, cf, sm    jsonMemo
+	pii, redacted []string
+	traceID       pcommon.TraceID // the last ones seen, and their hex
+	spanID        pcommon.SpanID
+	traceHex      string
+	spanHex       string
+}
+
+// mdEntry is one member of a metadata object being written: a pcommon value, or (top level) one of the stamped
+// extras (a string) or the resource's attributes.
+type mdEntry struct {
+	key  string
+	val  pcommon.Value
+	res  pcommon.Map
+	str  string
+	kind uint8
+}
+
+const (
+	entValue uint8 = iota
+	entString
+	entMap
+)
+
+// jsonMemo remembers the canonical form of the last few values of a JSON column.
+type jsonMemo struct {
+	in   [4]string
+	out  [4][]byte
+	used int
+	next int
+}
+
+func (m *jsonMemo) get(s string) ([]byte, bool) {
+	for i := range m.used {
+		if m.in[i] == s {
+			return m.out[i], true
+		}
+	}
+	return nil, false
+}
+
+func (m *jsonMemo) put(s string, canonical []byte) {
+	m.in[m.next], m.out[m.next] = s, canonical
+	m.next = (m.next + 1) % len(m.in)
+	m.used = max(m.used, m.next)
+	if m.next == 0 {
+		m.used = len(m.in)
+	}
+}
+
+// The audit.* attributes the hash reads, as bits of a set (the first occurrence of a key wins, as with Map.Get).
+const (
+	seenID = 1 << iota
+	seenDecisionID
+	seenTimestamp
+	seenReceivedAt
+	seenRequestID
+	seenCorrelationID
+	seenRequestType
+	seenPlane
+	seenOrigin
+	seenOrgID
+	seenTenantID
+	seenClientID
+	seenUserEmail
+	seenIdentitySource
+	seenUserID
+	seenSessionID
+	seenPolicyDecision
+	seenPolicyDetails
+	seenObligations
+	seenPIITypes
+	seenRedactedFields
+	seenQuery
+	seenResponseSample
+	seenQueryHash
+	seenProvider
+	seenModel
+	seenToolName
+	seenResponseTimeMS
+	seenInputTokens
+	seenOutputTokens
+	seenTokensUsed
+	seenCost
+	seenComplianceFlags
+	seenSecurityMetrics
+	seenChainID
+	seenChainSeq
+	seenPrevHash
+	seenEvent
+	seenLicenseID
+	seenTier
+	seenAttemptedEmail
+)
+
+// asString is Value.AsString without the allocation for strings.
+func asString(v pcommon.Value) string {
+	if v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return v.AsString()
+}
+
+// LogRecordHash returns the record_hash of lr (of resource res) as FromLogRecord and ComputeHash compute it. ok is
+// false when the record needs that reference path (see LogHasher).
+func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash string, ok bool) {
+	r := &h.rec
+	*r = Record{PIITypes: h.pii[:0], RedactedFields: h.redacted[:0]}
+	h.ents, h.order = h.ents[:0], h.order[:0]
+	var seen uint64
+	first := func(bit uint64) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	var ts, recv, pd, cf, sm, event, licenseID, tier, attempted string
+	var obligations pcommon.Value
+	for k, v := range lr.Attributes().All() {
+		if !strings.HasPrefix(k, AttrPrefix) {
+			if !ContentKeys[k] {
+				h.ents = append(h.ents, mdEntry{key: k, val: v})
+			}
+			continue
+		}
+		switch k {
+		case AttrID:
+			if first(seenID) {
+				r.ID = asString(v)
+			}
+		case AttrDecisionID:
+			if first(seenDecisionID) {
+				r.DecisionID = asString(v)
+			}
+		case AttrTimestamp:
+			if first(seenTimestamp) {
+				ts = asString(v)
+			}
+		case AttrReceivedAt:
+			if first(seenReceivedAt) {
+				recv = asString(v)
+			}
+		case AttrRequestID:
+			if first(seenRequestID) {
+				r.RequestID = asString(v)
+			}
+		case AttrCorrelationID:
+			if first(seenCorrelationID) {
+				r.CorrelationID = asString(v)
+			}
+		case AttrRequestType:
+			if first(seenRequestType) {
+				r.RequestType = asString(v)
+			}
+		case AttrPlane:
+			if first(seenPlane) {
+				r.Plane = Plane(asString(v))
+			}
+		case AttrOrigin:
+			if first(seenOrigin) {
+				r.Origin = Origin(asString(v))
+			}
+		case AttrOrgID:
+			if first(seenOrgID) {
+				r.OrgID = asString(v)
+			}
+		case AttrTenantID:
+			if first(seenTenantID) {
+				r.TenantID = asString(v)
+			}
+		case AttrClientID:
+			if first(seenClientID) {
+				r.ClientID = asString(v)
+			}
+		case AttrUserEmail:
+			if first(seenUserEmail) {
+				r.UserEmail = asString(v)
+			}
+		case AttrIdentitySource:
+			if first(seenIdentitySource) {
+				r.IdentitySource = asString(v)
+			}
+		case AttrUserID:
+			if first(seenUserID) {
+				r.UserID = asString(v)
+			}
+		case AttrSessionID:
+			if first(seenSessionID) {
+				r.SessionID = asString(v)
+			}
+		case AttrPolicyDecision:
+			if first(seenPolicyDecision) {
+				r.PolicyDecision = Verdict(asString(v))
+			}
+		case AttrPolicyDetails:
+			if first(seenPolicyDetails) {
+				pd = asString(v)
+			}
+		case AttrObligations:
+			if first(seenObligations) {
+				obligations = v
+			}
+		case AttrPIITypes:
+			if first(seenPIITypes) {
+				r.PIITypes = appendStringsOf(r.PIITypes, v)
+			}
+		case AttrRedactedFields:
+			if first(seenRedactedFields) {
+				r.RedactedFields = appendStringsOf(r.RedactedFields, v)
+			}
+		case AttrQuery:
+			if first(seenQuery) {
+				r.Query = asString(v)
+			}
+		case AttrResponseSample:
+			if first(seenResponseSample) {
+				r.ResponseSample = asString(v)
+			}
+		case AttrQueryHash:
+			if first(seenQueryHash) {
+				r.QueryHash = asString(v)
+			}
+		case AttrProvider:
+			if first(seenProvider) {
+				r.Provider = asString(v)
+			}
+		case AttrModel:
+			if first(seenModel) {
+				r.Model = asString(v)
+			}
+		case AttrToolName:
+			if first(seenToolName) {
+				r.ToolName = asString(v)
+			}
+		case AttrResponseTimeMS:
+			if first(seenResponseTimeMS) {
+				r.ResponseTimeMS = h.intOf(0, v)
+			}
+		case AttrInputTokens:
+			if first(seenInputTokens) {
+				r.InputTokens = h.intOf(1, v)
+			}
+		case AttrOutputTokens:
+			if first(seenOutputTokens) {
+				r.OutputTokens = h.intOf(2, v)
+			}
+		case AttrTokensUsed:
+			if first(seenTokensUsed) {
+				r.TokensUsed = h.intOf(3, v)
+			}
+		case AttrCost:
+			if first(seenCost) && v.Type() == pcommon.ValueTypeDouble {
+				h.cost = v.Double()
+				r.Cost = &h.cost
+			}
+		case AttrComplianceFlags:
+			if first(seenComplianceFlags) {
+				cf = asString(v)
+			}
+		case AttrSecurityMetrics:
+			if first(seenSecurityMetrics) {
+				sm = asString(v)
+			}
+		case AttrChainID:
+			if first(seenChainID) {
+				r.ChainID = asString(v)
+			}
+		case AttrChainSeq:
+			if first(seenChainSeq) {
+				r.ChainSeq = v.Int()
+			}
+		case AttrPrevHash:
+			if first(seenPrevHash) {
+				r.PrevHash = asString(v)
+			}
+		case AttrEvent:
+			if first(seenEvent) {
+				event = asString(v)
+			}
+		case AttrLicenseID:
+			if first(seenLicenseID) {
+				licenseID = asString(v)
+			}
+		case AttrTier:
+			if first(seenTier) {
+				tier = asString(v)
+			}
+		case AttrAttemptedEmail:
+			if first(seenAttemptedEmail) {
+				attempted = asString(v)
+			}
+		}
+	}
+	h.pii, h.redacted = r.PIITypes[:0], r.RedactedFields[:0]
+
+	var err error
+	if r.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+		return "", false
+	}
+	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, recv); err != nil {
+		return "", false
+	}
+	if r.ID == "" || r.Validate() != nil {
+		return "", false
+	}
+	if tid := lr.TraceID(); !tid.IsEmpty() {
+		if tid != h.traceID { // a batch's records often share their trace
+			h.traceID, h.traceHex = tid, hex.EncodeToString(tid[:])
+		}
+		r.TraceID = h.traceHex
+	}
+	if sid := lr.SpanID(); !sid.IsEmpty() {
+		if sid != h.spanID {
+			h.spanID, h.spanHex = sid, hex.EncodeToString(sid[:])
+		}
+		r.SpanID = h.spanHex
+	}
+
+	// The JSON columns, canonical. FromLogRecord decodes the three stamped documents into their structs, which the
+	// exporters re-encode (PolicyDetailsJSON, ...); a memo miss does exactly that.
+	if h.js.PolicyDetails, ok = h.pd.canonical(pd, policyDetailsCanonical); !ok {
+		return "", false
+	}
+	if h.js.ComplianceFlags, ok = h.cf.canonical(cf, complianceFlagsCanonical); !ok {
+		return "", false
+	}
+	if h.js.SecurityMetrics, ok = h.sm.canonical(sm, securityMetricsCanonical); !ok {
+		return "", false
+	}
+	b := append(h.obligations[:0], '[')
+	if seen&seenObligations != 0 && obligations.Type() == pcommon.ValueTypeSlice {
+		for i, e := range obligations.Slice().All() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonicalStr(b, asString(e))
+		}
+	}
+	h.obligations = append(b, ']')
+	h.js.Obligations = h.obligations
+
+	// metadata: the record's other attributes, then the stamped extras, then the resource, a later key replacing an
+	// earlier one as in FromLogRecord's map.
+	for _, x := range [...]struct{ key, val string }{
+		{"event_name", event}, {"license_id", licenseID}, {"license_tier", tier}, {"attempted_user_email", attempted},
+	} {
+		if x.val != "" {
+			h.ents = append(h.ents, mdEntry{key: x.key, str: x.val, kind: entString})
+		}
+	}
+	if ra := res.Attributes(); ra.Len() > 0 {
+		h.ents = append(h.ents, mdEntry{key: "resource", res: ra, kind: entMap})
+	}
+	if h.md, ok = h.appendObject(h.md[:0], 0); !ok {
+		return "", false
+	}
+	h.js.Metadata = h.md
+
+	if h.buf, err = r.appendCanonical(h.buf[:0], &h.js, true); err != nil {
+		return "", false
+	}
+	sum := sha256.Sum256(h.buf)
+	var out [len(HashVersion) + 1 + 2*sha256.Size]byte
+	copy(out[:], HashVersion+":")
+	hex.Encode(out[len(HashVersion)+1:], sum[:])
+	return string(out[:]), true
+}
+
+func (h *LogHasher) intOf(i int, v pcommon.Value) *int64 {
+	if v.Type() != pcommon.ValueTypeInt {
+		return nil
+	}
+	h.ints[i] = v.Int()
+	return &h.ints[i]
+}
+
+// appendStringsOf is getStrings appending to dst.
+func appendStringsOf(dst []string, v pcommon.Value) []string {
+	if v.Type() != pcommon.ValueTypeSlice {
+		return dst
+	}
+	for _, e := range v.Slice().All() {
+		dst = append(dst, asString(e))
+	}
+	return dst
+}
+
+// canonical returns the canonical form of the JSON column stamped as s, computing it with f on a miss.
+func (m *jsonMemo) canonical(s string, f func(string) ([]byte, bool)) ([]byte, bool) {
+	if b, ok := m.get(s); ok {
+		return b, true
+	}
+	b, ok := f(s)
+	if ok {
+		m.put(s, b)
+	}
+	return b, ok
+}
+
+// The reference path for the three stamped JSON columns: decode as FromLogRecord does, re-encode as the exporters
+// do, canonicalize.
+
+func policyDetailsCanonical(s string) ([]byte, bool) {
+	var pd PolicyDetails
+	if s != "" && json.Unmarshal([]byte(s), &pd) != nil {
+		return nil, false
+	}
+	return canonicalOf(pd.AppendJSON(nil))
+}
+
+func complianceFlagsCanonical(s string) ([]byte, bool) {
+	var f ComplianceFlags
+	if s != "" && json.Unmarshal([]byte(s), &f) != nil {
+		return nil, false
+	}
+	return canonicalOf([]byte(f.jsonString()))
+}
+
+func securityMetricsCanonical(s string) ([]byte, bool) {
+	var m SecurityMetrics
+	if s != "" && json.Unmarshal([]byte(s), &m) != nil {
+		return nil, false
+	}
+	return canonicalOf([]byte(m.jsonString()))
+}
+
+func canonicalOf(raw []byte) ([]byte, bool) {
+	b, err := appendCanonicalJSON(nil, raw)
+	return b, err == nil
+}
+
+// appendObject writes the entries h.ents[from:] as a canonical JSON object — what json.Marshal of the map
+// FromLogRecord builds (AsRaw, jsonSafe) becomes once canonicalized: members sorted by key, the last of a repeated
+// key kept — and drops them from h.ents. Nested maps push their members above from while they are written.
+func (h *LogHasher) appendObject(dst []byte, from int) ([]byte, bool) {
+	// Sort (stably) small records of an 8-byte key prefix and an index rather than the entries themselves.
+	at := len(h.order)
+	for i := from; i < len(h.ents); i++ {
+		h.order = append(h.order, sortKey{pre: keyPrefix(h.ents[i].key), i: int32(i)})
+	}
+	order := h.order[at:]
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && h.less(order[j], order[j-1]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	dst = append(dst, '{')
+	wrote := false
+	for n := range order {
+		e := h.ents[h.order[at+n].i] // a copy: writing a nested map may grow h.ents and h.order
+		if n+1 < len(order) && h.ents[h.order[at+n+1].i].key == e.key {
+			continue // the last of a repeated key wins
+		}
+		if wrote {
+			dst = append(dst, ',')
+		}
+		wrote = true
+		var ok bool
+		if dst, ok = appendCanonicalStrValid(dst, e.key); !ok {
+			return dst, false // json.Marshal would rewrite the key, which can reorder or merge members
+		}
+		dst = append(dst, ':')
+		switch e.kind {
+		case entString:
+			dst, ok = appendCanonicalStr(dst, e.str), true
+		case entMap:
+			dst, ok = h.appendMap(dst, e.res)
+		default:
+			dst, ok = h.appendValue(dst, e.val)
+		}
+		if !ok {
+			return dst, false
+		}
+	}
+	h.ents, h.order = h.ents[:from], h.order[:at]
+	return append(dst, '}'), true
+}
+
+type sortKey struct {
+	pre uint64 // the key's first 8 bytes, big-endian, zero-padded
+	i   int32  // index in h.ents
+}
+
+func keyPrefix(k string) uint64 {
+	var p uint64
+	for i := range 8 {
+		p <<= 8
+		if i < len(k) {
+			p |= uint64(k[i])
+		}
+	}
+	return p
+}
+
+func (h *LogHasher) less(a, b sortKey) bool {
+	if a.pre != b.pre {
+		return a.pre < b.pre
+	}
+	return h.ents[a.i].key < h.ents[b.i].key
+}
+
+func (h *LogHasher) appendMap(dst []byte, m pcommon.Map) ([]byte, bool) {
+	from := len(h.ents)
+	for k, v := range m.All() {
+		h.ents = append(h.ents, mdEntry{key: k, val: v})
+	}
+	return h.appendObject(dst, from)
+}
+
+// appendValue writes v as the canonical form of json.Marshal(jsonSafe(v.AsRaw())).
+func (h *LogHasher) appendValue(dst []byte, v pcommon.Value) ([]byte, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeEmpty:
+		return append(dst, "null"...), true
+	case pcommon.ValueTypeStr:
+		return appendCanonicalStr(dst, v.Str()), true
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(dst, v.Bool()), true
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(dst, v.Int(), 10), true
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) { // jsonSafe
+			var b [8]byte
+			return appendCanonicalStr(dst, string(strconv.AppendFloat(b[:0], f, 'g', -1, 64))), true
+		}
+		var b [32]byte
+		out, err := appendCanonicalNumber(dst, appendJSONFloat(b[:0], f))
+		return out, err == nil
+	case pcommon.ValueTypeMap:
+		return h.appendMap(dst, v.Map())
+	case pcommon.ValueTypeSlice:
+		dst = append(dst, '[')
+		for i, e := range v.Slice().All() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = h.appendValue(dst, e); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, ']'), true
+	}
+	return dst, false // bytes (base64 in JSON) and unknown types: the reference path
+}
+
+// appendJSONFloat writes a finite float64 as encoding/json does (ES6 number formatting).
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
