@@ -79,17 +79,10 @@ exporters:
   s3decision:
 %sservice:
   extensions: [%s]
-  telemetry:
-    logs: {level: info}
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus: {host: 127.0.0.1, port: %d}
-  pipelines:
+%s  pipelines:
     logs: {receivers: [otlp], processors: [%s], exporters: [postgresaudit, s3decision]}
 `, limiter.String(), auditKey, o.PostgresDSN, queue.String(),
-		filepath.Join(dir, "pg-fallback.jsonl"), decisions.String(), extNames.String(), metricsPort, procs.String())
+		filepath.Join(dir, "pg-fallback.jsonl"), decisions.String(), extNames.String(), TelemetryConfig(metricsPort), procs.String())
 	cfgPath := filepath.Join(dir, "govcol.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	c := &Collector{

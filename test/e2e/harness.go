@@ -397,18 +397,24 @@ exporters:
     local_dir: %q
 service:
   extensions: [licenseauth, health_check]
-  telemetry:
+%s  pipelines:
+    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit, s3decision]}
+    metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
+    traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
+`, auditKey, sinkURL, pgDSN, fallbackPath, decisionsDir, TelemetryConfig(metricsPort))
+}
+
+// TelemetryConfig is the service.telemetry section of the harness's configurations: info logs, internal metrics in
+// Prometheus format on metricsPort.
+func TelemetryConfig(metricsPort int) string {
+	return fmt.Sprintf(`  telemetry:
     logs: {level: info}
     metrics:
       readers:
         - pull:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
-  pipelines:
-    logs: {receivers: [otlp], processors: [governance], exporters: [otlp_http, postgresaudit, s3decision]}
-    metrics: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-    traces: {receivers: [otlp], processors: [governance], exporters: [otlp_http]}
-`, auditKey, sinkURL, pgDSN, fallbackPath, decisionsDir, metricsPort)
+`, metricsPort)
 }
 
 // AuthedOTLPConfig is the head of the harness's configurations: licenseauth with the key at pemPath, health_check,
