@@ -12,29 +12,20 @@ import (
 type Ranges [][2]int64
 
 // Add inserts seq (callers add in any order).
-func (r *Ranges) Add(seq int64) {
+func (r *Ranges) Add(seq int64) { r.AddRange(seq, seq) }
+
+// AddRange inserts every sequence number in [lo, hi], merging with the ranges it overlaps or touches.
+func (r *Ranges) AddRange(lo, hi int64) {
 	rs := *r
+	out := make(Ranges, 0, len(rs)+1)
 	i := 0
-	for i < len(rs) && rs[i][1] < seq-1 {
-		i++
+	for ; i < len(rs) && rs[i][1] < lo-1; i++ {
+		out = append(out, rs[i])
 	}
-	switch {
-	case i < len(rs) && rs[i][0] <= seq && seq <= rs[i][1]:
-		return
-	case i < len(rs) && rs[i][1] == seq-1:
-		rs[i][1] = seq
-		if i+1 < len(rs) && rs[i+1][0] == seq+1 {
-			rs[i][1] = rs[i+1][1]
-			rs = append(rs[:i+1], rs[i+2:]...)
-		}
-	case i < len(rs) && rs[i][0] == seq+1:
-		rs[i][0] = seq
-	default:
-		rs = append(rs, [2]int64{})
-		copy(rs[i+1:], rs[i:])
-		rs[i] = [2]int64{seq, seq}
+	for ; i < len(rs) && rs[i][0] <= hi+1; i++ {
+		lo, hi = min(lo, rs[i][0]), max(hi, rs[i][1])
 	}
-	*r = rs
+	*r = append(append(out, [2]int64{lo, hi}), rs[i:]...)
 }
 
 // Contains reports whether every sequence number in [from, to] is in the set.
@@ -46,9 +37,6 @@ func (r Ranges) Contains(from, to int64) bool {
 	}
 	return false
 }
-
-// Has reports whether seq is in the set.
-func (r Ranges) Has(seq int64) bool { return r.Contains(seq, seq) }
 
 // Count is the number of sequence numbers in the set.
 func (r Ranges) Count() int64 {

@@ -159,9 +159,7 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 		}
 		valid[i] = true
 		for _, w := range cp.Withdrawn {
-			for s := w[0]; s <= w[1]; s++ {
-				withdrawn.Add(s)
-			}
+			withdrawn.AddRange(w[0], w[1])
 		}
 		rep.CoveredTo = max(rep.CoveredTo, cp.LastSeq)
 	}
