@@ -30,21 +30,41 @@ func scaled(smoke, full time.Duration) time.Duration {
 
 func secs(d time.Duration) string { return strconv.Itoa(int(d.Seconds())) + "s" }
 
-// requireClean checks the trail: every acknowledged event stored exactly once (and nothing else of the tenant),
-// every chain verifies.
-func requireClean(t *testing.T, c *Collector, r LoadResult) (stored int64) {
+// awaitStored waits until the tenant has at least acked rows, lets anything beyond them arrive, and counts again.
+func awaitStored(t *testing.T, c *Collector, acked int64) (rows, distinct int64) {
 	t.Helper()
-	var rows, distinct int64
 	require.Eventually(t, func() bool {
 		rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
-		return rows >= r.EventsAcked
-	}, 2*time.Minute, 500*time.Millisecond, "stored %d of %d acknowledged events", rows, r.EventsAcked)
-	time.Sleep(time.Second) // anything beyond the acknowledged events would show now
-	rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
-	assert.Equal(t, r.EventsAcked, rows, "stored = acknowledged")
+		return rows >= acked
+	}, 2*time.Minute, 500*time.Millisecond, "stored %d of %d acknowledged events", rows, acked)
+	time.Sleep(2 * time.Second) // anything beyond the acknowledged events would show now
+	return Stored(t, c.PostgresDSN, "tenant-fault")
+}
+
+// requireStoredOnce checks every acknowledged event is stored exactly once, and nothing else of the tenant.
+func requireStoredOnce(t *testing.T, c *Collector, acked int64) (stored int64) {
+	t.Helper()
+	rows, distinct := awaitStored(t, c, acked)
+	assert.Equal(t, acked, rows, "stored = acknowledged")
 	assert.Equal(t, rows, distinct, "no duplicates")
-	c.VerifyTrail(t)
 	return rows
+}
+
+// requireClean is requireStoredOnce, and every chain verifies.
+func requireClean(t *testing.T, c *Collector, r LoadResult) (stored int64) {
+	t.Helper()
+	stored = requireStoredOnce(t, c, r.EventsAcked)
+	c.VerifyTrail(t)
+	return stored
+}
+
+// requireAckedSessionsStored checks every session copy `govctl load --acked-file` listed has its 11 events stored,
+// and that the file accounts for ackedEvents.
+func requireAckedSessionsStored(t *testing.T, c *Collector, ackedFile string, ackedEvents int64) {
+	t.Helper()
+	n, missing := MissingAcked(t, c.PostgresDSN, ackedFile)
+	assert.Empty(t, missing, "acknowledged sessions not stored")
+	assert.EqualValues(t, ackedEvents, n*11)
 }
 
 // Postgres stopped (immediate shutdown) under load for scaled(8 s, 60 s), then started: the exporter retries and
@@ -67,9 +87,7 @@ func TestFaultPostgresStoppedUnderLoad(t *testing.T) {
 	assert.Zero(t, r.FailedPermanent, r.FirstError)
 	assert.Equal(t, r.EventsSent, r.EventsAcked, "the collector kept accepting while Postgres was down: %s", r.FirstError)
 	stored := requireClean(t, c, r)
-	n, missing := MissingAcked(t, c.PostgresDSN, acked)
-	assert.Empty(t, missing, "acknowledged sessions not stored")
-	assert.EqualValues(t, r.EventsAcked, n*11)
+	requireAckedSessionsStored(t, c, acked, r.EventsAcked)
 	t.Logf("FAULT postgres stopped %.0fs under load: %s; stored %d (exactly once); spilled %.0f, replayed %.0f; govctl verify OK",
 		down.Seconds(), r, stored, c.Metric(t, "otelcol_postgresaudit_fallback_spilled"), c.Metric(t, "otelcol_postgresaudit_replayed"))
 }
@@ -130,18 +148,8 @@ func TestFaultSIGKILLWithPersistentQueue(t *testing.T) {
 	assert.Equal(t, r.EventsSent, r.EventsAcked, "with retries every event is acknowledged in the end: %s", r.FirstError)
 	assert.Positive(t, r.FailedTransport+r.RefusedRetry+r.Retries, "the kill was seen by the client")
 
-	var rows, distinct int64
-	require.Eventually(t, func() bool {
-		rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
-		return rows >= r.EventsAcked
-	}, 2*time.Minute, 500*time.Millisecond, "stored %d of %d", rows, r.EventsAcked)
-	time.Sleep(time.Second)
-	rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
-	assert.Equal(t, r.EventsAcked, rows, "stored = acknowledged")
-	assert.Equal(t, rows, distinct, "no duplicates")
-	n, missing := MissingAcked(t, c.PostgresDSN, acked)
-	assert.Empty(t, missing, "acknowledged sessions lost")
-	assert.EqualValues(t, r.EventsAcked, n*11)
+	rows := requireStoredOnce(t, c, r.EventsAcked)
+	requireAckedSessionsStored(t, c, acked, r.EventsAcked)
 
 	// Verification: the restarted collector's chain verifies once signed; the killed one may only have an
 	// uncovered tail.
@@ -199,18 +207,10 @@ func TestFaultMemoryLimiterOverload(t *testing.T) {
 	recovery := time.Since(overloadEnd)
 	peak := c.PeakRSSMiB(t)
 
-	var rows, distinct int64
 	sent := calib.EventsSent + r.EventsSent + after.EventsSent
 	ackedAll := calib.EventsAcked + r.EventsAcked + after.EventsAcked
-	require.Eventually(t, func() bool {
-		rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
-		return rows >= ackedAll
-	}, 2*time.Minute, 500*time.Millisecond, "stored %d of %d acknowledged", rows, ackedAll)
-	n, missing := MissingAcked(t, c.PostgresDSN, acked)
-	assert.Empty(t, missing, "acknowledged sessions not stored")
-	assert.EqualValues(t, r.EventsAcked, n*11)
-	time.Sleep(2 * time.Second)
-	rows, distinct = Stored(t, c.PostgresDSN, "tenant-fault")
+	rows, distinct := awaitStored(t, c, ackedAll)
+	requireAckedSessionsStored(t, c, acked, r.EventsAcked)
 	assert.Equal(t, rows, distinct, "no duplicates")
 	assert.LessOrEqual(t, rows, sent)
 	c.VerifyTrail(t)
