@@ -27,6 +27,8 @@ type TelemetryBuilder struct {
 	mu                               sync.Mutex
 	registrations                    []metric.Registration
 	GovernanceBatchesRefused         metric.Int64Counter
+	GovernanceIdentifiersWithheld    metric.Int64Counter
+	GovernanceIdentityHeadersRefused metric.Int64Counter
 	GovernancePiiDetections          metric.Int64Counter
 	GovernancePolicyEvaluationErrors metric.Int64Counter
 	GovernanceRecordsDropped         metric.Int64Counter
@@ -67,6 +69,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_governance_batches_refused",
 		metric.WithDescription("Batches refused before processing, by reason. [Development]"),
 		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.GovernanceIdentifiersWithheld, err = builder.meter.Int64Counter(
+		"otelcol_governance_identifiers_withheld",
+		metric.WithDescription("Identifier values (event names, ids, tool and model names) that failed their shape rule and were withheld, by field. [Development]"),
+		metric.WithUnit("{value}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.GovernanceIdentityHeadersRefused, err = builder.meter.Int64Counter(
+		"otelcol_governance_identity_headers_refused",
+		metric.WithDescription("Identity header values refused (the synthetic identity is used instead), by header and reason. [Development]"),
+		metric.WithUnit("{value}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.GovernancePiiDetections, err = builder.meter.Int64Counter(

@@ -20,12 +20,20 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.GovernanceBatchesRefused.Add(context.Background(), 1)
+	tb.GovernanceIdentifiersWithheld.Add(context.Background(), 1)
+	tb.GovernanceIdentityHeadersRefused.Add(context.Background(), 1)
 	tb.GovernancePiiDetections.Add(context.Background(), 1)
 	tb.GovernancePolicyEvaluationErrors.Add(context.Background(), 1)
 	tb.GovernanceRecordsDropped.Add(context.Background(), 1)
 	tb.GovernanceRecordsProcessed.Add(context.Background(), 1)
 	tb.GovernanceValuesWithheld.Add(context.Background(), 1)
 	AssertEqualGovernanceBatchesRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualGovernanceIdentifiersWithheld(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualGovernanceIdentityHeadersRefused(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualGovernancePiiDetections(t, testTel,
