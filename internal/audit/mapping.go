@@ -65,21 +65,27 @@ func firstPresent(attrs pcommon.Map, keys []string) string {
 	return ""
 }
 
-// MapUsage fills the identifier, model, tool and usage columns of r from a record's attributes, coercing mixed
-// value types (Claude Code sends duration_ms as an int on api_request and as a string on tool_result). A value that
-// cannot be coerced leaves its column NULL; the value itself stays in metadata.
-func MapUsage(event string, attrs pcommon.Map, r *Record) {
-	r.RequestID = Str(attrs, "request_id")
-	r.CorrelationID = Str(attrs, "prompt.id")
-	r.Model = Str(attrs, "model")
-	if r.Model == "" {
-		r.Model = Str(attrs, "gen_ai.request.model")
+// MapUsage fills the identifier, model, tool and usage columns of r from a record's (masked) attributes, coercing
+// mixed value types (Claude Code sends duration_ms as an int on api_request and as a string on tool_result). A value
+// that cannot be coerced leaves its column NULL; the value itself stays in metadata. Identifier columns take only
+// identifier-shaped strings (IsIdentifier); the columns of present values that are not are returned as withheld.
+func MapUsage(event string, attrs pcommon.Map, r *Record) (withheld []string) {
+	ident := func(col string, keys ...string) string {
+		for _, k := range keys {
+			if v, ok := Ident(attrs, k); v != "" {
+				return v
+			} else if !ok {
+				withheld = append(withheld, col)
+				return ""
+			}
+		}
+		return ""
 	}
-	r.ToolName = Str(attrs, "tool_name")
-	if r.ToolName == "" {
-		r.ToolName = Str(attrs, "gen_ai.tool.name")
-	}
-	r.Provider = Str(attrs, "gen_ai.provider.name")
+	r.RequestID = ident("request_id", "request_id")
+	r.CorrelationID = ident("correlation_id", "prompt.id")
+	r.Model = ident("model", "model", "gen_ai.request.model")
+	r.ToolName = ident("tool_name", "tool_name", "gen_ai.tool.name")
+	r.Provider = ident("provider", "gen_ai.provider.name")
 	if r.Provider == "" && r.Model != "" && (r.Plane == PlaneClaudeCode || r.Plane == PlaneCowork || r.Plane == PlaneClaudeDesktop) {
 		r.Provider = "anthropic"
 	}
@@ -103,6 +109,30 @@ func MapUsage(event string, attrs pcommon.Map, r *Record) {
 			r.Cost = &c
 		}
 	}
+	return withheld
+}
+
+// Ident reads an attribute for an identifier column: its value when it is an identifier-shaped string
+// (IsIdentifier; a masked value never is), else "". ok is false when the attribute holds something that is not
+// (a non-identifier string, a map, a list, bytes), which the caller withholds and counts; an absent or empty
+// attribute, or a number (a numeric id), is ok.
+func Ident(attrs pcommon.Map, k string) (value string, ok bool) {
+	v, present := attrs.Get(k)
+	if !present {
+		return "", true
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		if s == "" || IsIdentifier(s) {
+			return s, true
+		}
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10), true
+	case pcommon.ValueTypeEmpty:
+		return "", true
+	}
+	return "", false
 }
 
 // Str returns an attribute as a string ("" when absent).

@@ -47,9 +47,16 @@ type Config struct {
 	// MaxValueDepth bounds the nesting of maps and lists in one record the same way.
 	MaxValueDepth int `mapstructure:"max_value_depth"`
 
-	// SafeAttributes adds attribute keys whose string values are never scanned for PII (ids, counts, model
-	// names), to the built-in list documented in the README. Content-bearing keys can never be made safe.
+	// SafeAttributes adds attribute keys whose values pass unmasked when they are identifiers (ids, counts, model
+	// names: identifier-shaped strings in which the engine finds nothing, numbers, bools), to the built-in list
+	// documented in the README. Any other value under them (free text, maps, lists, bytes) is masked like any other
+	// attribute. Content-bearing keys can never be made safe.
 	SafeAttributes []string `mapstructure:"safe_attributes"`
+
+	// ExtraEventNames extends the closed set of event names stored as identifiers (request_type, audit.event,
+	// metadata.event_name) with a deployment's own; every name must have identifier shape. Records with any other
+	// event name are stored with the event "unknown".
+	ExtraEventNames []string `mapstructure:"extra_event_names"`
 
 	// Policies are the tenant's own policies, evaluated after the system policies.
 	Policies []PolicyConfig `mapstructure:"policies"`
@@ -149,6 +156,13 @@ func createDefaultConfig() component.Config {
 	}
 }
 
+// maxContentBytesLimit keeps max_content_bytes (plus the truncation marker) within the query and response_sample
+// column cap (audit.ColumnCaps).
+const maxContentBytesLimit = 64 << 10
+
+// maxEventNameBytes keeps request_type (<plane>_<event>) within its column cap.
+const maxEventNameBytes = 64
+
 var severities = map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
 
 // Validate checks the configuration, including parsing every policy condition, so that a bad policy fails when
@@ -161,8 +175,13 @@ func (cfg *Config) Validate() error {
 	if err := cfg.piiConfig().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("pii: %w", err))
 	}
-	if cfg.MaxContentBytes < 64 {
-		errs = append(errs, errors.New("max_content_bytes must be at least 64"))
+	if cfg.MaxContentBytes < 64 || cfg.MaxContentBytes > maxContentBytesLimit {
+		errs = append(errs, fmt.Errorf("max_content_bytes must be between 64 and %d", maxContentBytesLimit))
+	}
+	for _, e := range cfg.ExtraEventNames {
+		if !audit.IsIdentifier(e) || len(e) > maxEventNameBytes {
+			errs = append(errs, fmt.Errorf("extra_event_names: %q is not an identifier of at most %d bytes (letters, digits, . _ : / + -)", e, maxEventNameBytes))
+		}
 	}
 	if _, _, err := integrity.LoadSigningKey(cfg.Integrity.SigningKeyFile, string(cfg.Integrity.SigningKey), cfg.Integrity.KeyID); err != nil {
 		errs = append(errs, fmt.Errorf("integrity: %w", err))
@@ -179,8 +198,8 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxValueDepth < 2 || cfg.MaxValueDepth > 64 {
 		errs = append(errs, errors.New("max_value_depth must be between 2 and 64"))
 	}
-	if cfg.MaxHeaderValueBytes < 16 {
-		errs = append(errs, errors.New("max_header_value_bytes must be at least 16"))
+	if cfg.MaxHeaderValueBytes < 16 || cfg.MaxHeaderValueBytes > audit.MaxIdentifierBytes {
+		errs = append(errs, fmt.Errorf("max_header_value_bytes must be between 16 and %d", audit.MaxIdentifierBytes))
 	}
 	for _, k := range cfg.SafeAttributes {
 		if contentKeys[k] {

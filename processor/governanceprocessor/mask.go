@@ -2,10 +2,13 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/pii"
 )
 
@@ -98,17 +101,102 @@ func newMasker(engine *pii.Engine, extraSafe []string) *masker {
 	return &masker{engine: engine, safe: safe}
 }
 
-// maskMap masks every string value of m (recursively into maps and slices) except allow-listed keys at the top.
+// maskMap masks m in place (recursively into maps and slices): keys that carry PII are renamed to their masked
+// form, and every value is masked except that of an allow-listed key holding an identifier (see safeValue).
 func (mk *masker) maskMap(m pcommon.Map, st *maskState) {
+	mk.maskKeys(m, "", st)
 	for k, v := range m.All() {
-		if mk.safe[k] {
+		if mk.safe[k] && mk.safeValue(v) {
 			continue
 		}
 		mk.maskValue(k, v, st)
 	}
 }
 
-// maskValue masks v in place; field names the attribute for redacted_fields.
+// safeValue reports whether the value of an allow-listed key may pass unscanned: a number, a bool, or a string of
+// identifier shape (audit.IsIdentifier) in which the engine finds nothing. Maps, slices, bytes and free text under
+// an allow-listed key are content like any other and are masked.
+func (mk *masker) safeValue(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool, pcommon.ValueTypeEmpty:
+		return true
+	case pcommon.ValueTypeStr:
+		return mk.isIdentifier(v.Str())
+	}
+	return false
+}
+
+// isIdentifier reports whether s is an identifier in which the engine finds nothing (an engine failure is not).
+func (mk *masker) isIdentifier(s string) bool {
+	if !audit.IsIdentifier(s) {
+		return false
+	}
+	f, err := mk.engine.Detect(s)
+	return err == nil && len(f) == 0
+}
+
+// maskKeys renames the keys of m that carry PII to their masked form (an attribute key is client-controlled text
+// too: it lands in metadata and redacted_fields), recording path+key in redacted_fields. Only keys that are not
+// plainKey are scanned.
+func (mk *masker) maskKeys(m pcommon.Map, path string, st *maskState) {
+	var suspect []string
+	for k := range m.All() {
+		if !plainKey(k) {
+			suspect = append(suspect, k)
+		}
+	}
+	for _, k := range suspect {
+		res, err := mk.engine.Mask(k)
+		masked := res.Text
+		switch {
+		case err != nil:
+			masked = withheldMarker
+			st.withheld++
+		case len(res.Types) == 0 && !res.Truncated:
+			continue
+		}
+		st.addTypes(res.Types)
+		v, _ := m.Get(k)
+		nv := pcommon.NewValueEmpty()
+		v.MoveTo(nv)
+		m.Remove(k)
+		for i := 2; ; i++ { // two keys may mask alike: keep both values
+			if _, taken := m.Get(masked); !taken {
+				break
+			}
+			masked = strings.TrimSuffix(masked, "#"+strconv.Itoa(i-1)) + "#" + strconv.Itoa(i)
+		}
+		nv.MoveTo(m.PutEmpty(masked))
+		st.addField(path + masked)
+	}
+}
+
+// plainKey reports whether k is made of the characters attribute keys are made of (letters, digits, . _ - /) with
+// fewer than 5 digits, and at most 128 bytes: such a key cannot hold an email, a number-shaped identifier (SSN,
+// phone, card) or a secret with its delimiters, so it is not scanned.
+func plainKey(k string) bool {
+	if len(k) > 128 {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits++; digits >= 5 {
+				return false
+			}
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '.', c == '_', c == '-', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// maskValue masks v in place; field names the attribute for redacted_fields. Bytes are text to a client as much as
+// strings are: valid UTF-8 becomes a masked string, anything else a marker with its length (never stored raw, nor
+// as base64 of the raw bytes).
 func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
@@ -128,14 +216,19 @@ func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
 		}
 		if len(res.Types) > 0 {
 			st.addField(field)
-			for _, t := range res.Types {
-				if i, found := slices.BinarySearch(st.types, t); !found {
-					st.types = slices.Insert(st.types, i, t)
-				}
-				st.perType[t]++
-			}
+			st.addTypes(res.Types)
 		}
+	case pcommon.ValueTypeBytes:
+		b := v.Bytes().AsRaw()
+		if utf8.Valid(b) {
+			v.SetStr(string(b))
+			mk.maskValue(field, v, st)
+			return
+		}
+		v.SetStr("[binary withheld: " + strconv.Itoa(len(b)) + " bytes]")
+		st.addField(field)
 	case pcommon.ValueTypeMap:
+		mk.maskKeys(v.Map(), field+".", st)
 		for k, x := range v.Map().All() {
 			mk.maskValue(field+"."+k, x, st)
 		}
@@ -147,7 +240,18 @@ func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
 	}
 }
 
+// addTypes adds found types to the record's sorted set and to the batch's per-type counts.
+func (s *maskState) addTypes(types []pii.Type) {
+	for _, t := range types {
+		if i, found := slices.BinarySearch(s.types, t); !found {
+			s.types = slices.Insert(s.types, i, t)
+		}
+		s.perType[t]++
+	}
+}
+
 func (s *maskState) addField(f string) {
+	f = truncateUTF8(f, audit.MaxFieldPathBytes) // a path of client-chosen keys: capped like any column value
 	if !slices.Contains(s.fields, f) {
 		s.fields = append(s.fields, f)
 	}

@@ -36,8 +36,10 @@ type governor struct {
 	telemetry *metadata.TelemetryBuilder
 	hmacs     sync.Pool // of hash.Hash keyed with the query hash key
 	drop      map[string]bool
-	scratch   sync.Pool // of *recordScratch
-	logger    *zap.Logger
+	// extraEvents extends audit.KnownEvents with the configured extra_event_names.
+	extraEvents map[string]bool
+	scratch     sync.Pool // of *recordScratch
+	logger      *zap.Logger
 
 	// Logs only: the integrity chains and where checkpoints go between batches. inflight maps a governed batch
 	// (plog.Logs identity: processorhelper hands the same value to next) to its chain links until its delivery
@@ -87,6 +89,10 @@ func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error
 		telemetry: tb,
 		drop:      map[string]bool{},
 		logger:    set.Logger,
+	}
+	g.extraEvents = make(map[string]bool, len(cfg.ExtraEventNames))
+	for _, e := range cfg.ExtraEventNames {
+		g.extraEvents[e] = true
 	}
 	g.hmacs.New = func() any { return hmac.New(sha256.New, key) }
 	g.scratch.New = func() any { return &recordScratch{} }
@@ -233,10 +239,12 @@ type batchStats struct {
 	withheld int64
 	evalErrs map[string]int64
 	dropped  map[string]int64 // reason
+	// identifiersWithheld counts identifier values that failed their shape rule, by field (a closed set).
+	identifiersWithheld map[string]int64
 }
 
 func newBatchStats() *batchStats {
-	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}, dropped: map[string]int64{}}
+	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}, dropped: map[string]int64{}, identifiersWithheld: map[string]int64{}}
 }
 
 func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats) {
@@ -249,6 +257,9 @@ func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats
 	}
 	if st.withheld > 0 {
 		g.telemetry.GovernanceValuesWithheld.Add(ctx, st.withheld, metric.WithAttributes(sig))
+	}
+	for field, n := range st.identifiersWithheld {
+		g.telemetry.GovernanceIdentifiersWithheld.Add(ctx, n, metric.WithAttributes(sig, attribute.String("field", field)))
 	}
 	for id, n := range st.evalErrs {
 		g.telemetry.GovernancePolicyEvaluationErrors.Add(ctx, n, metric.WithAttributes(attribute.String("policy", id)))
@@ -353,12 +364,10 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	if claimed == "" {
 		claimed = rc.claimedEmail
 	}
+	claimed = g.putClaimedEmail(attrs, claimed)
 
 	body := lr.Body()
-	event := audit.EventName(audit.Str(attrs, "event.name"), body.AsString())
-	if event == "" {
-		event = "unknown"
-	}
+	event := g.eventName(audit.Str(attrs, "event.name"), body, stats)
 	r := audit.Record{
 		ReceivedAt:     received,
 		Plane:          rc.plane,
@@ -369,14 +378,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 		ClientID:       id.clientID,
 		UserEmail:      id.userEmail,
 		IdentitySource: id.identitySource,
-		UserID:         audit.Str(attrs, "user.id"),
 		SessionID:      id.sessionHeader,
-	}
-	if r.UserID == "" {
-		r.UserID = audit.Str(attrs, "user.account_uuid")
-	}
-	if r.SessionID == "" {
-		r.SessionID = capHeader(audit.Str(attrs, "session.id"), g.cfg.MaxHeaderValueBytes)
 	}
 	switch {
 	case lr.Timestamp() != 0:
@@ -394,16 +396,23 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
 	}
 
-	// Mask the record: every non-allow-listed string attribute, and the body. Resource findings count too.
+	// Mask the record: every attribute (allow-listed keys pass only identifiers), every key, and the body. Every
+	// column below is read from the masked attributes.
 	ms := &sc.mask
 	g.masker.maskMap(attrs, ms)
 	g.masker.maskValue("body", body, ms)
-
-	// The payload's own identity claim is an identity fact, kept unmasked beside (never instead of) user_email.
 	if claimed != "" {
-		attrs.PutStr("claimed_user_email", capHeader(claimed, maxEmailBytes))
+		attrs.PutStr(claimedEmailKey, claimed)
 	}
-	audit.MapUsage(event, attrs, &r)
+
+	withheld := audit.MapUsage(event, attrs, &r)
+	r.UserID = g.identifier(attrs, "user_id", &withheld, "user.id", "user.account_uuid")
+	if r.SessionID == "" {
+		r.SessionID = g.identifier(attrs, "session_id", &withheld, "session.id")
+	}
+	for _, f := range withheld {
+		stats.identifiersWithheld[f]++
+	}
 	if queryKey != "" {
 		r.Query = capContent(audit.Str(attrs, queryKey), g.cfg.MaxContentBytes)
 	}
@@ -506,4 +515,55 @@ func (g *governor) queryHash(s string) string {
 	out := "hmac-sha256:" + hex.EncodeToString(h.Sum(sum[:0]))
 	g.hmacs.Put(h)
 	return out
+}
+
+// eventName is the record's event from the closed set (audit.KnownEvents and the configured extra_event_names):
+// the event.name attribute, else the body without its product prefix. Anything else is "unknown", counted: an event
+// name reaches request_type, metadata and decision objects, so it is never client text.
+func (g *governor) eventName(attr string, body pcommon.Value, stats *batchStats) string {
+	raw := attr
+	if raw == "" && body.Type() == pcommon.ValueTypeStr {
+		raw = body.Str()
+	}
+	event := audit.EventName(attr, raw)
+	if audit.KnownEvents[event] || g.extraEvents[event] {
+		return event
+	}
+	if raw != "" || body.Type() != pcommon.ValueTypeEmpty {
+		stats.identifiersWithheld["event_name"]++
+	}
+	return audit.EventUnknown
+}
+
+// identifier reads the first present of keys from masked attributes for an identifier column (audit.Ident); a
+// value that is not an identifier is withheld and its column added to withheld.
+func (g *governor) identifier(attrs pcommon.Map, column string, withheld *[]string, keys ...string) string {
+	for _, k := range keys {
+		v, ok := audit.Ident(attrs, k)
+		if !ok {
+			*withheld = append(*withheld, column)
+			return ""
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// claimedEmailKey keeps the payload's own identity claim (user.email) beside, never instead of, user_email.
+const claimedEmailKey = "claimed_user_email"
+
+// putClaimedEmail records the payload's claimed email. A valid address (normalizeEmail) is an identity fact, kept
+// as it is beside user_email: it is returned, for the caller to put after masking. Anything else is payload text:
+// it is put now, before masking, and masked like any other attribute.
+func (g *governor) putClaimedEmail(attrs pcommon.Map, claimed string) (valid string) {
+	if claimed == "" {
+		return ""
+	}
+	if email, ok := normalizeEmail(claimed); ok {
+		return email
+	}
+	attrs.PutStr(claimedEmailKey, claimed)
+	return ""
 }

@@ -51,7 +51,8 @@ func TestOwnTelemetry(t *testing.T) {
 		{Value: 9, Attributes: attribute.NewSet(attribute.String("policy", "bad_types"))},
 	}, opts...)
 
-	// Detection that cannot finish in time withholds every scanned value: here the prompt and the body.
+	// Detection that cannot finish in time withholds every scanned value: here the prompt, the body and the
+	// resource's service.name (an allow-listed value passes unmasked only once the engine has found nothing in it).
 	cfg2 := *cfg
 	cfg2.PII.Timeout = time.Nanosecond
 	cfg2.Policies = nil
@@ -59,14 +60,15 @@ func TestOwnTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p2.ConsumeLogs(authCtx(license(), nil), logOf("claude-code", "x", map[string]any{"prompt": string(make([]byte, 200000))})))
 	metadatatest.AssertEqualGovernanceValuesWithheld(t, tt, []metricdata.DataPoint[int64]{
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
+		{Value: 3, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
 	}, opts...)
 
-	// A value withheld on the resource counts once, beside the record's own: host.name, prompt and body.
+	// A value withheld on the resource counts once, beside the record's own: service.name, host.name, prompt and
+	// body.
 	ld := logOf("claude-code", "x", map[string]any{"prompt": "hello"})
 	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("host.name", "dev-laptop")
 	require.NoError(t, p2.ConsumeLogs(authCtx(license(), nil), ld))
 	metadatatest.AssertEqualGovernanceValuesWithheld(t, tt, []metricdata.DataPoint[int64]{
-		{Value: 5, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
+		{Value: 7, Attributes: attribute.NewSet(attribute.String("signal", "logs"))},
 	}, opts...)
 }
