@@ -1,0 +1,13 @@
+package s3decisionexporter
+
+import (
+	"testing"
+
+	"github.com/govcol/govcol/internal/readmetest"
+)
+
+// The README's configuration table is the promise; the defaults must keep it.
+func TestREADMEDefaults(t *testing.T) {
+	n := readmetest.CheckDefaults(t, "README.md", createDefaultConfig())
+	t.Logf("%d defaults checked", n)
+}
