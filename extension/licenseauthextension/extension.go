@@ -242,7 +242,7 @@ func (la *licenseAuth) authenticate(headers map[string][]string) (*verified, boo
 func (la *licenseAuth) credential(headers map[string][]string) (string, *string, error) {
 	if auth := headerValue(headers, "authorization"); auth != "" {
 		scheme, rest, _ := strings.Cut(auth, " ")
-		rest = strings.TrimSpace(rest)
+		rest = trimOWS(rest)
 		switch {
 		case strings.EqualFold(scheme, "bearer"):
 			return la.checkSize(rest, nil)
@@ -250,7 +250,12 @@ func (la *licenseAuth) credential(headers map[string][]string) (string, *string,
 			if len(rest) > 2*la.cfg.MaxLicenseBytes {
 				return "", nil, license.Refuse(license.ReasonMalformed)
 			}
-			raw, err := base64.StdEncoding.DecodeString(rest)
+			// One spelling here too: padded standard base64 with zero trailing bits and no line breaks (which the
+			// decoder would otherwise skip).
+			if strings.ContainsAny(rest, "\r\n") {
+				return "", nil, license.Refuse(license.ReasonMalformed)
+			}
+			raw, err := strictStd.DecodeString(rest)
 			if err != nil {
 				return "", nil, license.Refuse(license.ReasonMalformed)
 			}
@@ -263,15 +268,23 @@ func (la *licenseAuth) credential(headers map[string][]string) (string, *string,
 		}
 		// Another scheme: fall through to X-License-Key, and refuse as malformed if that is absent too.
 		if key := headerValue(headers, "x-license-key"); key != "" {
-			return la.checkSize(strings.TrimSpace(key), nil)
+			return la.checkSize(trimOWS(key), nil)
 		}
 		return "", nil, license.Refuse(license.ReasonMalformed)
 	}
 	if key := headerValue(headers, "x-license-key"); key != "" {
-		return la.checkSize(strings.TrimSpace(key), nil)
+		return la.checkSize(trimOWS(key), nil)
 	}
 	return "", nil, license.Refuse(license.ReasonMissing)
 }
+
+// strictStd decodes the Basic credential: RFC 4648 standard base64 with padding and zero trailing bits.
+var strictStd = base64.StdEncoding.Strict()
+
+// trimOWS removes the optional whitespace (spaces and tabs, RFC 9110 section 5.6.3) around a header value, which is
+// header syntax rather than part of the credential; HTTP servers strip it already. Nothing else is trimmed: any
+// other character is left for the verifier, which accepts a license only in its one canonical spelling.
+func trimOWS(s string) string { return strings.Trim(s, " \t") }
 
 func (la *licenseAuth) checkSize(token string, clientID *string) (string, *string, error) {
 	if token == "" {

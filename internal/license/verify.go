@@ -1,6 +1,7 @@
 package license
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -75,7 +76,8 @@ type header struct {
 	Kid string `json:"kid"`
 }
 
-// Verify checks the token's structure, algorithm, key id, signature, time claims and required claims.
+// Verify checks the token's structure and encoding (one canonical spelling, see canonicalSegment), algorithm, key
+// id, signature, time claims and required claims.
 //
 // The header is inspected before the JWT library runs so that the algorithm is pinned to EdDSA by us, whatever the
 // token says: `none` and HMAC keyed with the public key are refused before any key is looked up.
@@ -83,12 +85,15 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if token == "" {
 		return nil, Refuse(ReasonMissing)
 	}
-	dot := strings.IndexByte(token, '.')
-	if dot <= 0 || strings.Count(token, ".") != 2 {
+	// Exactly one spelling of a license is accepted (see canonicalSegment): each segment is checked before it is
+	// used and before any signature work, so a re-spelled license is malformed and can neither verify nor become a
+	// new cache entry in licenseauth.
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
 		return nil, Refuse(ReasonMalformed)
 	}
-	rawHeader, err := base64.RawURLEncoding.DecodeString(token[:dot])
-	if err != nil {
+	rawHeader, ok := canonicalSegment(parts[0])
+	if !ok {
 		return nil, Refuse(ReasonMalformed)
 	}
 	var h header
@@ -102,6 +107,12 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if !ok {
 		return nil, Refuse(ReasonUnknownKID)
 	}
+	if _, ok := canonicalSegment(parts[1]); !ok {
+		return nil, Refuse(ReasonMalformed)
+	}
+	if sig, ok := canonicalSegment(parts[2]); !ok || len(sig) != ed25519.SignatureSize {
+		return nil, Refuse(ReasonMalformed)
+	}
 	claims := &Claims{}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{Algorithm}),
@@ -109,8 +120,9 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(v.now),
+		jwt.WithStrictDecoding(), // already implied by the checks above; kept so the library never decodes leniently
 	)
-	_, err = parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return key, nil })
+	_, err := parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return key, nil })
 	if err != nil {
 		return nil, Refuse(classify(err))
 	}
@@ -118,6 +130,30 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, Refuse(ReasonInvalidClaims)
 	}
 	return claims, nil
+}
+
+// rawURL is the only encoding of a license segment: RFC 7515 base64url without padding, with zero trailing bits.
+var rawURL = base64.RawURLEncoding.Strict()
+
+// canonicalSegment decodes one dot-separated segment of a license and reports whether it is in its canonical
+// spelling: non-empty, only the characters A-Z a-z 0-9 - _ (no padding, no standard-alphabet + or /, no whitespace
+// or line breaks, which Go's decoders otherwise skip), a length that is not 1 mod 4, and zero unused bits in the
+// last character. Every non-empty byte string has exactly one such spelling.
+func canonicalSegment(s string) ([]byte, bool) {
+	if s == "" || len(s)%4 == 1 {
+		return nil, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, false
+		}
+	}
+	b, err := rawURL.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	return b, true
 }
 
 func classify(err error) Reason {
