@@ -221,12 +221,6 @@ func checkHeaderValue(raw string, max int) (string, string) {
 	return s, ""
 }
 
-// capHeader returns an identity header value that passes checkHeaderValue, else "" (refused values are absent).
-func capHeader(s string, max int) string {
-	v, _ := checkHeaderValue(s, max)
-	return v
-}
-
 // trimHeaderOWS removes the optional whitespace around a header value (spaces and tabs, RFC 9110 section 5.6.3).
 // Unicode spaces (U+0085, U+00A0, ...) are not trimmed: they are refused with the rest of the value.
 func trimHeaderOWS(s string) string { return strings.Trim(s, " \t") }
