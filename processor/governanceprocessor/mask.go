@@ -200,23 +200,8 @@ func plainKey(k string) bool {
 func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		s := v.Str()
-		if s == "" {
-			return
-		}
-		res, err := mk.engine.Mask(s)
-		if err != nil {
-			v.SetStr(withheldMarker)
-			st.withheld++
-			st.addField(field)
-			return
-		}
-		if len(res.Types) > 0 || res.Truncated {
-			v.SetStr(res.Text)
-		}
-		if len(res.Types) > 0 {
-			st.addField(field)
-			st.addTypes(res.Types)
+		if out, changed := mk.maskPlain(field, v.Str(), st); changed {
+			v.SetStr(out)
 		}
 	case pcommon.ValueTypeBytes:
 		b := v.Bytes().AsRaw()
@@ -238,6 +223,30 @@ func (mk *masker) maskValue(field string, v pcommon.Value, st *maskState) {
 			mk.maskValue(field, s.At(i), st)
 		}
 	}
+}
+
+// maskPlain masks a string field that is not an attribute value (a name, a status message, a trace state, a
+// schema URL) with the rule maskValue applies to attribute values: what the engine finds is replaced by its mask
+// token, a value on which detection fails becomes withheldMarker (counted as withheld), and field is listed when
+// something was masked or withheld. It returns s unchanged (changed false) when nothing was found or cut.
+func (mk *masker) maskPlain(field, s string, st *maskState) (out string, changed bool) {
+	if s == "" {
+		return s, false
+	}
+	res, err := mk.engine.Mask(s)
+	if err != nil {
+		st.withheld++
+		st.addField(field)
+		return withheldMarker, true
+	}
+	if len(res.Types) > 0 {
+		st.addField(field)
+		st.addTypes(res.Types)
+	}
+	if len(res.Types) > 0 || res.Truncated {
+		return res.Text, true
+	}
+	return s, false
 }
 
 // addTypes adds found types to the record's sorted set and to the batch's per-type counts.

@@ -2,7 +2,6 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -12,7 +11,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/govcol/govcol/internal/audit"
-	"github.com/govcol/govcol/internal/pii"
 )
 
 // stampIdentity sets the developer-level attributes the Prometheus exporter and span_metrics group by.
@@ -143,42 +141,54 @@ func remark(ms *maskState, m maskMark, stats *batchStats) maskMark {
 	return ms.mark()
 }
 
-// maskPlain masks a string field that is not an attribute value (a name, a status message, a trace state, a
-// schema URL) with the rule maskValue applies to attribute values: what the engine finds is replaced by its mask
-// token, a value on which detection fails becomes withheldMarker (counted as withheld), and field is listed when
-// something was masked or withheld. It returns s unchanged (changed false) when nothing was found or cut.
-func (mk *masker) maskPlain(field, s string, st *maskState) (out string, changed bool) {
-	if s == "" {
-		return s, false
-	}
-	res, err := mk.engine.Mask(s)
-	if err != nil {
-		st.withheld++
-		st.addField(field)
-		return withheldMarker, true
-	}
-	if len(res.Types) > 0 {
-		st.addField(field)
-		addFoundTypes(st, res.Types)
-	}
-	if len(res.Types) > 0 || res.Truncated {
-		return res.Text, true
-	}
-	return s, false
-}
-
-// maskName masks a span or event name (maskPlain), makes it valid UTF-8 (a Prometheus label value must be) and
-// caps it at maxSpanNameBytes on a rune boundary, the cut marked with "…". Masking comes first so that a cut never
-// leaves part of an email or number unscanned.
+// maskName masks a span or event name (maskPlain), makes it valid UTF-8 (a Prometheus label value must be),
+// replaces control and invisible characters (which could make a dashboard label show something else) with U+FFFD and
+// runs of 5 or more digits (which the engine leaves alone when glued into an identifier, as it may be a card or an
+// account number) with "[digits]", and caps it at maxSpanNameBytes on a rune boundary, the cut marked with "…".
+// Masking comes first so that a cut never leaves part of an email or number unscanned.
 func (mk *masker) maskName(field, s string, st *maskState) (string, bool) {
 	out, changed := mk.maskPlain(field, s, st)
 	if !utf8.ValidString(out) {
 		out, changed = strings.ToValidUTF8(out, "\uFFFD"), true
 	}
+	if invisibleCharacter(out) != "" {
+		out, changed = strings.Map(func(r rune) rune {
+			if invisibleCharacter(string(r)) != "" {
+				return utf8.RuneError
+			}
+			return r
+		}, out), true
+	}
+	if hasDigitRun(out) {
+		out, changed = replaceDigitRuns(out), true
+		st.addField(field)
+	}
 	if len(out) > maxSpanNameBytes {
 		out, changed = truncateUTF8(out, maxSpanNameBytes-len("…"))+"…", true
 	}
 	return out, changed
+}
+
+// replaceDigitRuns replaces every run of 5 or more ASCII digits in s with "[digits]".
+func replaceDigitRuns(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		switch {
+		case j-i >= 5:
+			b.WriteString("[digits]")
+		case j > i:
+			b.WriteString(s[i:j])
+		default:
+			b.WriteByte(s[i])
+			j = i + 1
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // screen reports whether s may pass as it is: the engine finds nothing in it and did not cut it. What it finds is
@@ -192,20 +202,10 @@ func (mk *masker) screen(field, s string, st *maskState) bool {
 		return false
 	case len(res.Types) > 0:
 		st.addField(field)
-		addFoundTypes(st, res.Types)
+		st.addTypes(res.Types)
 		return false
 	}
 	return !res.Truncated
-}
-
-// addFoundTypes adds found types to the sorted set of st and to the batch's per-type counts (as maskValue does).
-func addFoundTypes(st *maskState, types []pii.Type) {
-	for _, t := range types {
-		if i, found := slices.BinarySearch(st.types, t); !found {
-			st.types = slices.Insert(st.types, i, t)
-		}
-		st.perType[t]++
-	}
 }
 
 // processMetrics stamps and masks only: spoofable and configured high-cardinality attributes are removed from

@@ -202,6 +202,27 @@ func TestSpanNameCapped(t *testing.T) {
 	assert.LessOrEqual(t, len(out.At(2).Name()), maxSpanNameBytes)
 }
 
+// A span name cannot carry a number glued into an identifier (the engine leaves those alone) nor characters that
+// make a dashboard label show something else.
+func TestSpanNameDigitRunsAndInvisibleCharacters(t *testing.T) {
+	consume, _ := signalTraces(t)
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	for _, n := range []string{
+		"claude_code.tool_4111111111111111", "GET /orders/1234", "admin‮tool", "a​bc", "claude_code.llm_request",
+	} {
+		spans.AppendEmpty().SetName(n)
+	}
+	out := consume(td).ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i, want := range []string{
+		"claude_code.tool_[digits]", "GET /orders/1234", "admin�tool", "a�b�c", "claude_code.llm_request",
+	} {
+		assert.Equal(t, want, out.At(i).Name())
+	}
+	assert.Equal(t, "claude_code.tool_[digits]", replaceDigitRuns("claude_code.tool_4111111111111111"))
+	assert.Equal(t, "x[digits]y12a[digits]", replaceDigitRuns("x12345y12a98765"))
+}
+
 // TestSpanMetricsDimensionsCarryNoContent: what span_metrics groups by (span.name, tool_name, model, user_email,
 // origin, tenant_id) holds no raw value even when the client puts one there: the name is masked, the stamped keys
 // are overwritten with the identity, and an allow-listed key passes its value only when it is an identifier.
