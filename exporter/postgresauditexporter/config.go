@@ -54,7 +54,8 @@ type FallbackConfig struct {
 	Path string `mapstructure:"path"`
 	// MaxBytes caps the fallback file (including a replay in progress); beyond it spilling fails with an error.
 	MaxBytes int64 `mapstructure:"max_bytes"`
-	// DeadLetterPath receives records Postgres refuses permanently and malformed records; default Path + ".dead-letter".
+	// DeadLetterPath receives records Postgres refuses for a data reason, records over a column cap and malformed
+	// records; default Path + ".dead-letter".
 	DeadLetterPath string `mapstructure:"dead_letter_path"`
 	// DeadLetterMaxBytes caps the dead-letter file.
 	DeadLetterMaxBytes int64 `mapstructure:"dead_letter_max_bytes"`

@@ -139,8 +139,8 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 
 func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	recs, cps, bad := e.convert(ld)
-	if len(bad) > 0 && !e.isPending(ld) { // a retry of the batch: its malformed records were dead-lettered already
-		e.deadLetter(ctx, "malformed", bad)
+	if len(bad) > 0 && !e.isPending(ld) { // a retry of the batch: its malformed and oversize records were dead-lettered already
+		e.deadLetter(ctx, bad)
 	}
 	if len(recs) == 0 && len(cps) == 0 {
 		return nil
@@ -212,8 +212,10 @@ func (e *auditExporter) reportFallback() {
 	e.tb.PostgresauditFallbackActive.Record(context.Background(), active)
 }
 
-// convert reads the canonical records and the integrity checkpoints; log records that are neither are returned as
-// dead letters (reported and skipped, the rest of the batch is written).
+// convert reads the canonical records and the integrity checkpoints; log records that are neither, and records with a
+// column over its cap (audit.ColumnCaps), are returned as dead letters (reported and skipped, the rest of the batch is
+// written). The caps are the last line of defence: the governance processor builds records within them, and an
+// oversize value must become a dead letter of its own, never a batch Postgres refuses.
 func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Checkpoint, []deadLetter) {
 	recs := make([]audit.Record, 0, ld.LogRecordCount())
 	var cps []integrity.Checkpoint
@@ -228,7 +230,7 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Check
 				if integrity.IsCheckpoint(lrs.At(k)) {
 					cp, err := integrity.CheckpointFromLogRecord(lrs.At(k))
 					if err != nil {
-						bad = append(bad, deadLetter{Reason: "malformed", Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+						bad = append(bad, deadLetter{Reason: reasonMalformed, Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
 						continue
 					}
 					cps = append(cps, cp)
@@ -239,7 +241,11 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Check
 					_, err = newRow(&rec)
 				}
 				if err != nil {
-					bad = append(bad, deadLetter{Reason: "malformed", Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+					bad = append(bad, deadLetter{Reason: reasonMalformed, Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+					continue
+				}
+				if err := rec.CheckCaps(); err != nil {
+					bad = append(bad, oversizeLetter(rec, err))
 					continue
 				}
 				recs = append(recs, rec)
@@ -258,11 +264,21 @@ func rawLogRecord(lr plog.LogRecord) map[string]any {
 	}
 }
 
-// store writes recs; when Postgres refuses the batch for a data reason, it writes them one by one and dead-letters
-// the refused ones. The error returned is transient (retry or spill the whole batch; stored rows dedupe).
+// store writes recs and cps. When Postgres refuses the write for a data reason (isPermanent: SQLSTATE class 22, 23 or
+// 54), the checkpoints are written on their own and the rows are bisected: each half is written again, a half that
+// still fails is split again, down to the single rows Postgres refuses, which are dead-lettered with the SQLSTATE
+// and message (never the value); every other row and checkpoint is stored. The error returned is transient: the
+// caller retries or spills the whole batch (stored rows dedupe), and nothing was dead-lettered by that attempt, so a
+// retry or a replay finds and dead-letters the refused rows once.
 func (e *auditExporter) store(ctx context.Context, recs []audit.Record, cps []integrity.Checkpoint) error {
+	_, err := e.storeIsolating(ctx, recs, cps)
+	return err
+}
+
+// storeIsolating is store, and returns how many of recs were dead-lettered.
+func (e *auditExporter) storeIsolating(ctx context.Context, recs []audit.Record, cps []integrity.Checkpoint) (int, error) {
 	if err := e.ensureReady(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	rows := make([]row, len(recs))
 	for i := range recs {
@@ -270,29 +286,70 @@ func (e *auditExporter) store(ctx context.Context, recs []audit.Record, cps []in
 	}
 	err := e.writeRows(ctx, rows, cps)
 	if err == nil || !isPermanent(err) {
-		return err
-	}
-	if len(cps) > 0 {
-		if err := e.writeRows(ctx, nil, cps); err != nil && !isPermanent(err) {
-			return err
-		}
+		return 0, err
 	}
 	var refused []deadLetter
-	for i := range rows {
-		err := e.writeRows(ctx, rows[i:i+1], nil)
-		switch {
-		case err == nil:
-		case isPermanent(err):
-			refused = append(refused, deadLetter{Reason: "rejected", Error: safeError(err), Record: rows[i].rec})
-		default:
-			if len(refused) > 0 {
-				e.deadLetter(ctx, "rejected", refused)
+	if len(cps) > 0 {
+		// Checkpoints first, so a refused row never costs a chain its signature; one by one if even they are refused.
+		if err := e.writeRows(ctx, nil, cps); err != nil {
+			if !isPermanent(err) {
+				return 0, err
 			}
-			return err
+			for i := range cps {
+				err := e.writeRows(ctx, nil, cps[i:i+1])
+				if err != nil && !isPermanent(err) {
+					return 0, err
+				}
+				if err != nil {
+					refused = append(refused, deadLetter{Reason: reasonRejected, Error: safeError(err), Record: cps[i]})
+				}
+			}
 		}
+		err = nil // the rows alone have not been tried yet
 	}
-	e.deadLetter(ctx, "rejected", refused)
-	return nil
+	refusedCheckpoints := len(refused)
+	if err := e.bisect(ctx, rows, err, false, &refused); err != nil {
+		return 0, err
+	}
+	e.deadLetter(ctx, refused)
+	return len(refused) - refusedCheckpoints, nil
+}
+
+// bisect writes rows whose write as a whole failed with the data error known (nil when that is not known yet). It
+// writes them again in two halves and splits a half that still fails, down to single rows: a single row with a data
+// error is appended to refused, a transient error stops it. When the first half is stored whole, the second half is
+// split at once without being written whole first (the data error must be in it; should it not be, its parts are
+// simply stored); inferred marks such a known error, taken from the parent rather than from a write of these rows.
+// A single row is always written on its own before it is refused. One bad row among n costs log2(n) to 2·log2(n)
+// writes, copying n to 2n rows in all (after the failed first write); row by row would cost n writes.
+func (e *auditExporter) bisect(ctx context.Context, rows []row, known error, inferred bool, refused *[]deadLetter) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	err := known
+	if err == nil || (inferred && len(rows) == 1) {
+		err = e.writeRows(ctx, rows, nil)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case !isPermanent(err):
+		return err
+	case len(rows) == 1:
+		// Within its caps (convert and replay check them) the record is kept whole; withholdOversize guards a caller
+		// that skipped the check.
+		*refused = append(*refused, deadLetter{Reason: reasonRejected, Error: safeError(err), Record: withholdOversize(*rows[0].rec)})
+		return nil
+	}
+	mid := len(rows) / 2
+	before := len(*refused)
+	if err := e.bisect(ctx, rows[:mid], nil, false, refused); err != nil {
+		return err
+	}
+	if len(*refused) == before { // the first half was stored whole
+		return e.bisect(ctx, rows[mid:], err, true, refused)
+	}
+	return e.bisect(ctx, rows[mid:], nil, false, refused)
 }
 
 func (e *auditExporter) writeRows(ctx context.Context, rows []row, cps []integrity.Checkpoint) error {
@@ -313,17 +370,31 @@ func (e *auditExporter) writeRows(ctx context.Context, rows []row, cps []integri
 	return nil
 }
 
-func (e *auditExporter) deadLetter(ctx context.Context, reason string, entries []deadLetter) {
+// Dead-letter reasons (the reason attribute of postgresaudit_dead_lettered and the "reason" of a dead-letter line).
+const (
+	reasonMalformed = "malformed" // not a governed audit record or checkpoint, or an unreadable fallback line
+	reasonOversize  = "oversize"  // a column over its cap in audit.ColumnCaps, caught before Postgres
+	reasonRejected  = "rejected"  // refused by Postgres for a data reason (isPermanent)
+)
+
+// deadLetter appends entries to the dead-letter file and counts them by their reason.
+func (e *auditExporter) deadLetter(ctx context.Context, entries []deadLetter) {
+	if len(entries) == 0 {
+		return
+	}
 	now := e.now().UTC()
+	counts := map[string]int64{}
 	for i := range entries {
 		entries[i].Time = now
-		e.logger.Error("Audit record dead-lettered", zap.String("reason", reason), zap.String("error", entries[i].Error))
+		counts[entries[i].Reason]++
+		e.logger.Error("Audit record dead-lettered", zap.String("reason", entries[i].Reason), zap.String("error", entries[i].Error))
 	}
 	if err := e.dead.add(entries); err != nil {
 		e.logger.Error("Writing the dead-letter file failed", zap.Error(err))
 	}
-	e.tb.PostgresauditDeadLettered.Add(ctx, int64(len(entries)),
-		metric.WithAttributes(attribute.String("reason", reason)))
+	for reason, n := range counts {
+		e.tb.PostgresauditDeadLettered.Add(ctx, n, metric.WithAttributes(attribute.String("reason", reason)))
+	}
 }
 
 func (e *auditExporter) kickReplay() {
@@ -393,18 +464,23 @@ func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
 	var cps []integrity.Checkpoint
 	batchStart := 0 // offset in data of the first line of the batch
 	var bad []deadLetter
+	// flush stores the batch, then dead-letters the lines of its range that could not be decoded or are over a cap.
+	// A transient failure leaves the whole range (bad lines included) in the file: nothing of it is dead-lettered
+	// twice or lost. Rows Postgres refuses for a data reason are dead-lettered by store, so the file always empties
+	// once Postgres is reachable.
 	flush := func(end int) error {
-		if len(bad) > 0 {
-			e.deadLetter(ctx, "malformed", bad)
-			doneRecords += int64(len(bad))
-			bad = nil
-		}
 		if len(batch) > 0 || len(cps) > 0 {
-			if err := e.store(ctx, batch, cps); err != nil {
+			refused, err := e.storeIsolating(ctx, batch, cps)
+			if err != nil {
 				return err
 			}
-			e.tb.PostgresauditReplayed.Add(ctx, int64(len(batch)))
+			e.tb.PostgresauditReplayed.Add(ctx, int64(len(batch)-refused))
 			doneRecords += int64(len(batch) + len(cps))
+		}
+		if len(bad) > 0 {
+			e.deadLetter(ctx, bad)
+			doneRecords += int64(len(bad))
+			bad = nil
 		}
 		doneBytes += int64(end - batchStart)
 		batch, cps, batchStart = batch[:0], nil, end
@@ -428,15 +504,21 @@ func (e *auditExporter) replayFile(ctx context.Context, rp string) error {
 			_, err = newRow(&rec)
 		}
 		if err != nil {
-			bad = append(bad, deadLetter{Reason: "malformed", Error: "fallback line: " + err.Error(), Record: string(line)})
+			bad = append(bad, deadLetter{Reason: reasonMalformed, Error: "fallback line: " + err.Error(), Record: string(line)})
 			continue
+		}
+		if cp == nil {
+			if err := rec.CheckCaps(); err != nil { // a line spilled before the caps existed, or written by hand
+				bad = append(bad, oversizeLetter(rec, err))
+				continue
+			}
 		}
 		if cp != nil {
 			cps = append(cps, *cp)
 		} else {
 			batch = append(batch, rec)
 		}
-		if len(batch)+len(cps) >= e.cfg.Fallback.ReplayBatchSize {
+		if len(batch)+len(cps)+len(bad) >= e.cfg.Fallback.ReplayBatchSize {
 			if err := flush(off); err != nil {
 				return e.fb.finishReplayWith(rp, doneRecords, doneBytes, data[batchStart:], err)
 			}

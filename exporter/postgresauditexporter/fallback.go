@@ -196,8 +196,9 @@ func (fb *fallbackFile) close() error {
 }
 
 // deadLetterFile receives records that can never be stored, one JSON object per line:
-// {"time", "reason", "error", "record"} where record is the audit record, or the raw log record when it could not be
-// read as one. Errors carry the Postgres code and message only, never row values.
+// {"time", "reason", "error", "record"} where record is the audit record (with every value over its cap withheld, see
+// withholdOversize), the checkpoint, or the raw log record or fallback line when it could not be read as one. Errors
+// carry the Postgres code and message, or the column and sizes, never row values.
 type deadLetterFile struct {
 	mu       sync.Mutex
 	path     string
@@ -229,7 +230,12 @@ func (d *deadLetterFile) add(entries []deadLetter) error {
 	enc.SetEscapeHTML(false)
 	for i := range entries {
 		if err := enc.Encode(&entries[i]); err != nil {
-			return err
+			// A record JSON cannot hold (e.g. a timestamp outside years 0-9999) is still dead-lettered: by its ids.
+			entry := entries[i]
+			entry.Record = unencodable(entry.Record, err)
+			if err := enc.Encode(&entry); err != nil {
+				return err
+			}
 		}
 	}
 	d.mu.Lock()
@@ -248,6 +254,15 @@ func (d *deadLetterFile) add(entries []deadLetter) error {
 	}
 	d.size += int64(buf.Len())
 	return f.Sync()
+}
+
+// unencodable stands for a dead-letter record that could not be encoded as JSON: its ids, and why.
+func unencodable(rec any, err error) map[string]any {
+	out := map[string]any{"unencodable": err.Error()}
+	if r, ok := rec.(audit.Record); ok {
+		out["id"], out["decision_id"], out["tenant_id"] = r.ID, r.DecisionID, r.TenantID
+	}
+	return out
 }
 
 // decodeLine reads one fallback line: a record, or a checkpoint.

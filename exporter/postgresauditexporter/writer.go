@@ -157,14 +157,21 @@ func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoi
 	return inserted, nil
 }
 
-// isPermanent reports whether err is about the data (the same rows would fail again): SQLSTATE class 22 (data
-// exception, e.g. a NUL byte in text) or 23 (integrity constraint violation, e.g. a CHECK a DBA added). Everything
-// else (connection failures, timeouts, a missing table, the server shutting down) may pass on a later attempt.
+// isPermanent reports whether err is about the data (the same rows would fail again, so the batch is split and the
+// refused rows dead-lettered): SQLSTATE class 22 (data exception, e.g. a NUL byte in text, a timestamp out of
+// range), 23 (integrity constraint violation, e.g. the policy_decision CHECK or one a DBA added) or 54 (program limit
+// exceeded, e.g. 54000 for an index entry over the btree limit of about 2.7 kB). The idempotent conflict never gets
+// here: INSERT ... ON CONFLICT DO NOTHING absorbs a unique violation on an arbiter index (a record, redelivery or
+// checkpoint already stored), so a class-23 error that does reach us is a rule the row breaks. Everything else
+// (connection failures, timeouts, a missing table, the server shutting down, serialization failures, deadlocks)
+// may pass on a later attempt and keeps the whole batch on the retry / fallback path.
 func isPermanent(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
-		class := pgErr.Code[:2]
-		return class == "22" || class == "23"
+		switch pgErr.Code[:2] {
+		case "22", "23", "54":
+			return true
+		}
 	}
 	return false
 }

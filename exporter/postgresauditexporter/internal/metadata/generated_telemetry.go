@@ -76,7 +76,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.PostgresauditDeadLettered, err = builder.meter.Int64Counter(
 		"otelcol_postgresaudit_dead_lettered",
-		metric.WithDescription("Records moved to the dead-letter file, by reason (malformed record, or rejected by Postgres permanently). [Development]"),
+		metric.WithDescription("Records (and integrity checkpoints) moved to the dead-letter file instead of Postgres, by reason (malformed, oversize, rejected). [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

@@ -39,7 +39,7 @@ func AssertEqualPostgresauditBatchSize(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualPostgresauditDeadLettered(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_postgresaudit_dead_lettered",
-		Description: "Records moved to the dead-letter file, by reason (malformed record, or rejected by Postgres permanently). [Development]",
+		Description: "Records (and integrity checkpoints) moved to the dead-letter file instead of Postgres, by reason (malformed, oversize, rejected). [Development]",
 		Unit:        "{record}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
