@@ -50,48 +50,73 @@ const (
 
 // CheckCaps reports the first column of r over its cap in ColumnCaps, naming the column and the sizes (never the
 // value).
-func (r *Record) CheckCaps() error {
-	check := func(col string, n int) error {
-		if limit := ColumnCaps[col]; n > limit {
-			return fmt.Errorf("audit record: %s is %d bytes, over its cap of %d", col, n, limit)
-		}
-		return nil
-	}
+func (r *Record) CheckCaps() (err error) {
+	r.overCaps(func(col string, n, limit int, _ func(string)) bool {
+		err = fmt.Errorf("audit record: %s is %d bytes, over its cap of %d", col, n, limit)
+		return false
+	})
+	return err
+}
+
+// WithholdOverCaps replaces every value of r over its cap (text columns, list elements, JSON columns) with
+// marker(size, cap), so that a record refused for its size can be kept for an operator without the value: a value
+// over its cap never passed the governance processor's rules, so it may be raw content.
+func (r *Record) WithholdOverCaps(marker func(n, limit int) string) {
+	r.overCaps(func(_ string, n, limit int, replace func(string)) bool {
+		replace(marker(n, limit))
+		return true
+	})
+}
+
+// overCaps calls f for every value of r over its cap, with a function that replaces the value, until f returns
+// false. It is the one list of capped fields CheckCaps and WithholdOverCaps share.
+func (r *Record) overCaps(f func(col string, n, limit int, replace func(string)) bool) {
 	for _, c := range [...]struct {
 		col string
-		n   int
+		p   *string
 	}{
-		{"id", len(r.ID)}, {"decision_id", len(r.DecisionID)},
-		{"request_id", len(r.RequestID)}, {"correlation_id", len(r.CorrelationID)},
-		{"trace_id", len(r.TraceID)}, {"span_id", len(r.SpanID)},
-		{"request_type", len(r.RequestType)}, {"plane", len(r.Plane)}, {"origin", len(r.Origin)},
-		{"org_id", len(r.OrgID)}, {"tenant_id", len(r.TenantID)}, {"client_id", len(r.ClientID)},
-		{"user_email", len(r.UserEmail)}, {"identity_source", len(r.IdentitySource)},
-		{"user_id", len(r.UserID)}, {"session_id", len(r.SessionID)},
-		{"query", len(r.Query)}, {"response_sample", len(r.ResponseSample)}, {"query_hash", len(r.QueryHash)},
-		{"provider", len(r.Provider)}, {"model", len(r.Model)}, {"tool_name", len(r.ToolName)},
-		{"chain_id", len(r.ChainID)}, {"prev_hash", len(r.PrevHash)}, {"record_hash", len(r.RecordHash)},
+		{"id", &r.ID}, {"decision_id", &r.DecisionID},
+		{"request_id", &r.RequestID}, {"correlation_id", &r.CorrelationID},
+		{"trace_id", &r.TraceID}, {"span_id", &r.SpanID},
+		{"request_type", &r.RequestType}, {"plane", (*string)(&r.Plane)}, {"origin", (*string)(&r.Origin)},
+		{"org_id", &r.OrgID}, {"tenant_id", &r.TenantID}, {"client_id", &r.ClientID},
+		{"user_email", &r.UserEmail}, {"identity_source", &r.IdentitySource},
+		{"user_id", &r.UserID}, {"session_id", &r.SessionID},
+		{"query", &r.Query}, {"response_sample", &r.ResponseSample}, {"query_hash", &r.QueryHash},
+		{"provider", &r.Provider}, {"model", &r.Model}, {"tool_name", &r.ToolName},
+		{"chain_id", &r.ChainID}, {"prev_hash", &r.PrevHash}, {"record_hash", &r.RecordHash},
 	} {
-		if err := check(c.col, c.n); err != nil {
-			return err
+		if n, limit := len(*c.p), ColumnCaps[c.col]; n > limit && !f(c.col, n, limit, func(v string) { *c.p = v }) {
+			return
 		}
 	}
-	// Array elements: pii_types are engine type names, redacted_fields attribute paths (nested keys joined by ".").
-	for _, s := range r.PIITypes {
-		if len(s) > MaxIdentifierBytes {
-			return fmt.Errorf("audit record: a pii_types element is %d bytes, over its cap of %d", len(s), MaxIdentifierBytes)
+	// List elements: pii_types are engine type names, redacted_fields attribute paths (nested keys joined by ".").
+	// A list is copied before its first replacement, so a caller's shared backing array is never written.
+	for _, l := range [...]struct {
+		col   string
+		p     *[]string
+		limit int
+	}{{"pii_types element", &r.PIITypes, MaxIdentifierBytes}, {"redacted_fields element", &r.RedactedFields, MaxFieldPathBytes}} {
+		copied := false
+		for i, s := range *l.p {
+			if len(s) <= l.limit {
+				continue
+			}
+			if !f(l.col, len(s), l.limit, func(v string) {
+				if !copied {
+					*l.p, copied = append([]string(nil), *l.p...), true
+				}
+				(*l.p)[i] = v
+			}) {
+				return
+			}
 		}
 	}
-	for _, s := range r.RedactedFields {
-		if len(s) > MaxFieldPathBytes {
-			return fmt.Errorf("audit record: a redacted_fields element is %d bytes, over its cap of %d", len(s), MaxFieldPathBytes)
-		}
+	if n, limit := len(r.PolicyDetailsJSON()), ColumnCaps["policy_details"]; n > limit &&
+		!f("policy_details", n, limit, func(v string) { r.PolicyDetails = PolicyDetails{Reasons: []string{"policy_details " + v}} }) {
+		return
 	}
-	if n := len(r.PolicyDetailsJSON()); n > MaxJSONColumnBytes {
-		return check("policy_details", n)
+	if n, limit := len(r.MetadataJSON()), ColumnCaps["metadata"]; n > limit {
+		f("metadata", n, limit, func(v string) { r.Metadata = map[string]any{"withheld": "metadata " + v} })
 	}
-	if n := len(r.MetadataJSON()); n > MaxJSONColumnBytes {
-		return check("metadata", n)
-	}
-	return nil
 }
