@@ -67,7 +67,7 @@ type Config struct {
 	// Metrics configures the metrics signal.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 
-	// Integrity chains the audit records and signs checkpoints of the chains (DESIGN section 8).
+	// Integrity chains the audit records and signs checkpoints of the chains (docs/ARCHITECTURE.md §8).
 	Integrity IntegrityConfig `mapstructure:"integrity"`
 
 	// prevent unkeyed literal initialization

@@ -196,6 +196,12 @@ func TestAllowListedKeysPassOnlyIdentifiers(t *testing.T) {
 	}
 	assert.Contains(t, r.RedactedFields, "contact [REDACTED:email]")
 	assert.Contains(t, r.RedactedFields, "nested.[REDACTED:ssn]")
+	// Ids that are not identifiers are withheld whole, even after masking; other allow-listed keys keep the masked
+	// value.
+	for _, k := range []string{"request_id", "prompt.id", "session.id", "event.sequence"} {
+		assert.Equal(t, notIdentifierMarker, r.Metadata[k], k)
+	}
+	assert.Equal(t, map[string]any{"x": "[REDACTED:email]"}, r.Metadata["decision"])
 	// Identifiers under allow-listed keys pass as they are.
 	for k, want := range map[string]any{
 		"anthropic.provider": "firstParty", "tool_use_id": "toolu_01", "plugin.name": "cc-plugin-telemetry",
@@ -261,4 +267,22 @@ func TestMaskedKeysDoNotCollide(t *testing.T) {
 	assert.Len(t, got, 2)
 	assert.ElementsMatch(t, []string{"1", "2"}, []string{got["[REDACTED:email]"], got["[REDACTED:email]#2"]})
 	assert.Equal(t, int64(2), st.perType[pii.TypeEmail])
+}
+
+// A 12 KB request_id (the poison record) and an email in X-Session-Id never reach a column, metadata or the
+// decision fields: the id is withheld, the header refused.
+func TestPoisonIDAndEmailSessionHeaderWithheld(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	poison := strings.Repeat("Zq9", 4096)
+	ld := logOf("claude-code", "claude_code.user_prompt", map[string]any{"request_id": poison, "prompt": "hi"})
+	out, recs := governed(t, tt, authCtx(license(), map[string][]string{"X-Session-Id": {rawEmail}}), ld)
+	require.Len(t, recs, 1)
+	requireNoRaw(t, out, recs, rawEmail, poison[:64])
+	assert.Empty(t, recs[0].RequestID)
+	assert.Empty(t, recs[0].SessionID)
+	assert.NoError(t, recs[0].CheckCaps())
+	metadatatest.AssertEqualGovernanceIdentityHeadersRefused(t, tt, []metricdata.DataPoint[int64]{{Value: 1,
+		Attributes: attribute.NewSet(attribute.String("header", "x-session-id"), attribute.String("header_reason", "invalid"))}},
+		metricdatatest.IgnoreTimestamp())
 }

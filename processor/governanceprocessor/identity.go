@@ -79,7 +79,16 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 		return val
 	}
 	checkValue := func(s string) (string, string) { return checkHeaderValue(s, g.cfg.MaxHeaderValueBytes) }
-	id.sessionHeader = header(headerSessionID, checkValue)
+	// The session id is stored (session_id column, decision objects): it must be an identifier the engine finds
+	// nothing in, like the session.id attribute it replaces.
+	checkSession := func(s string) (string, string) {
+		v, reason := checkValue(s)
+		if reason == "" && v != "" && !g.masker.isIdentifier(v) {
+			return "", refusedInvalid
+		}
+		return v, reason
+	}
+	id.sessionHeader = header(headerSessionID, checkSession)
 	id.gatewayID = header(audit.HeaderGatewayID, checkValue)
 	id.clientHeader = header(audit.HeaderClient, checkValue)
 

@@ -110,7 +110,24 @@ func (mk *masker) maskMap(m pcommon.Map, st *maskState) {
 			continue
 		}
 		mk.maskValue(k, v, st)
+		if idKeys[k] && !(v.Type() == pcommon.ValueTypeStr && audit.IsIdentifier(v.Str())) {
+			// An id that does not have an id's shape is withheld whole (after masking recorded what it held).
+			v.SetStr(notIdentifierMarker)
+			st.addField(k)
+		}
 	}
+}
+
+// notIdentifierMarker replaces the value of an id key (idKeys) that is not an identifier.
+const notIdentifierMarker = "[withheld: not an identifier]"
+
+// idKeys are the allow-listed keys that hold ids in Claude Code's and the GenAI conventions' telemetry. Their
+// values have a documented shape (UUIDs, hex digests, prefixed ids, integers); a value of any other shape is not
+// kept even masked: it is withheld (the id columns are then NULL and counted, see audit.Ident).
+var idKeys = map[string]bool{
+	"user.id": true, "session.id": true, "prompt.id": true, "message.uuid": true, "tool_use_id": true,
+	"request_id": true, "event.sequence": true, "plugin_id_hash": true, "gen_ai.conversation.id": true,
+	"gen_ai.response.id": true, "gen_ai.tool.call.id": true, "interaction.sequence": true,
 }
 
 // safeValue reports whether the value of an allow-listed key may pass unscanned: a number, a bool, or a string of

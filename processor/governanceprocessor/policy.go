@@ -16,7 +16,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 )
 
-// Built-in verdict rules (DESIGN section 6). They are always evaluated and always listed in policy_details.
+// Built-in verdict rules (docs/ARCHITECTURE.md §6). They are always evaluated and always listed in policy_details.
 const (
 	ruleToolRejected         = "sys_tool_rejected"
 	ruleAPIError             = "sys_api_error"

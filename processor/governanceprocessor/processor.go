@@ -466,7 +466,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
 }
 
-// builtinRules applies the verdict rules of DESIGN section 6 that do not depend on configuration.
+// builtinRules applies the verdict rules of docs/ARCHITECTURE.md §6 that do not depend on configuration.
 func (g *governor) builtinRules(event string, attrs pcommon.Map, ms *maskState, ev *evaluation) {
 	rejected := false
 	if event == audit.EventToolDecision {
