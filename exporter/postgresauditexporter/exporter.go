@@ -3,6 +3,8 @@ package postgresauditexporter // import "github.com/govcol/govcol/exporter/postg
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -255,8 +257,26 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Check
 	return recs, cps, bad
 }
 
-// rawLogRecord keeps what a malformed record carried (it passed the governance processor, so its content is masked).
+// rawLogRecord keeps what a malformed record carried, for an operator. A record the governance processor stamped
+// (it has audit.policy_decision) is masked, and is kept as it is. One that never passed the processor (a pipeline
+// without it) may hold raw content: only its shape and a digest are kept, never its body or attributes.
 func rawLogRecord(lr plog.LogRecord) map[string]any {
+	if _, governed := lr.Attributes().Get(audit.AttrPolicyDecision); !governed {
+		h := sha256.New()
+		h.Write([]byte(lr.Body().AsString()))
+		for k, v := range lr.Attributes().All() {
+			h.Write([]byte{0})
+			h.Write([]byte(k))
+			h.Write([]byte{1})
+			h.Write([]byte(v.AsString()))
+		}
+		return map[string]any{
+			"time":       lr.Timestamp().AsTime(),
+			"governed":   false,
+			"attributes": lr.Attributes().Len(),
+			"sha256":     hex.EncodeToString(h.Sum(nil)),
+		}
+	}
 	return map[string]any{
 		"time":       lr.Timestamp().AsTime(),
 		"body":       lr.Body().AsString(),

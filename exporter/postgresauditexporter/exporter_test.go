@@ -210,8 +210,10 @@ func TestPermanentFailuresGoToDeadLetterAndTheRestIsWritten(t *testing.T) {
 	ld := renumber(governed(t, "tenant-a"), time.Time{})
 	bash := int(queryIntLogs(ld, func(r audit.Record) bool { return r.ToolName == "Bash" }))
 	require.Positive(t, bash)
-	// And one log record that never passed the governance processor.
-	ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty().Body().SetStr("not governed")
+	// And one log record that never passed the governance processor: its raw content stays out of the file.
+	ungoverned := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().AppendEmpty()
+	ungoverned.Body().SetStr("not governed: raw.secret@example.com")
+	ungoverned.Attributes().PutStr("prompt", "ssn 123-45-6789")
 
 	require.NoError(t, e.pushLogs(context.Background(), ld))
 	assert.EqualValues(t, 11-bash, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
@@ -238,6 +240,9 @@ func TestPermanentFailuresGoToDeadLetterAndTheRestIsWritten(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]int{"rejected": bash, "malformed": 1}, reasons)
+	assert.NotContains(t, string(b), "raw.secret@example.com")
+	assert.NotContains(t, string(b), "123-45-6789")
+	assert.Contains(t, string(b), `"governed":false`)
 	st, err := os.Stat(cfg.deadLetterPath())
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
