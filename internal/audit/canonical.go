@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Integrity (DESIGN.md section 8). record_hash = "v1:" + hex(SHA-256(canonical encoding v1 of the record)).
+// Integrity (docs/ARCHITECTURE.md §8). record_hash = "v1:" + hex(SHA-256(canonical encoding v1 of the record)).
 //
 // Canonical encoding v1: the bytes "govcol.audit.v1\x00", then every column of audit_logs except record_hash, in
 // the order below, each as a 4-byte big-endian length followed by its bytes (NULL is the length 0xFFFFFFFF). It is

@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
-// The Claude Code and Cowork events with a dedicated mapping (DESIGN.md section 5). Every other event is still
+// The Claude Code and Cowork events with a dedicated mapping (docs/ARCHITECTURE.md §5). Every other event is still
 // recorded, with its attributes in metadata.
 const (
 	EventUserPrompt        = "user_prompt"

@@ -1,5 +1,5 @@
 // Package audit holds the pieces of the canonical audit record shared by the governance processor and the govcol
-// exporters (DESIGN.md sections 4 and 5). This file classifies where a record came from.
+// exporters (docs/ARCHITECTURE.md §4 and §5). This file classifies where a record came from.
 package audit
 
 import "strings"
@@ -23,7 +23,7 @@ const (
 	HeaderClient    = "X-Axonflow-Client"
 )
 
-// ClassifyOrigin applies the DESIGN.md section 4 rules, first match wins:
+// ClassifyOrigin applies the docs/ARCHITECTURE.md §4 rules, first match wins:
 //  1. a gateway id starting with claude_desktop / claude-desktop -> claude-desktop;
 //  2. the client header, lower-cased and cut at "/": claude-code or claude-code-plugin -> claude-code; starting
 //     with claude-desktop or equal to mcp-proxy -> claude-desktop; starting with sdk- -> sdk; openclaw or ending

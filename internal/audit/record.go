@@ -11,7 +11,7 @@ import (
 // Verdict is the policy decision of a record; the Postgres column has a check constraint on this set.
 type Verdict string
 
-// The verdicts, see DESIGN.md section 6.
+// The verdicts, see docs/ARCHITECTURE.md §6.
 const (
 	VerdictAllowed       Verdict = "allowed"
 	VerdictRedacted      Verdict = "redacted"
@@ -82,7 +82,7 @@ type PolicyDetails struct {
 	TopPolicy string         `json:"top_policy,omitempty"`
 }
 
-// Record is the canonical audit record (DESIGN.md section 5). The governance processor builds it; the govcol
+// Record is the canonical audit record (docs/ARCHITECTURE.md §5). The governance processor builds it; the govcol
 // exporters read it back from the log record with FromLogRecord; the Postgres columns mirror it. Numbers that were
 // not measured are nil, never a fabricated 0.
 type Record struct {

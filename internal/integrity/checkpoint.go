@@ -1,6 +1,6 @@
-// Package integrity is govcol's tamper evidence (DESIGN.md section 8): hash chains over the canonical audit records
-// (Chainer, used by the governance processor), Ed25519-signed checkpoints of the chain heads, and the verification
-// of a stored trail (Verify, used by `govctl verify`).
+// Package integrity is govcol's tamper evidence (docs/ARCHITECTURE.md §8): hash chains over the canonical audit
+// records (Chainer, used by the governance processor), Ed25519-signed checkpoints of the chain heads, and the
+// verification of a stored trail (Verify, used by `govctl verify`).
 package integrity
 
 import (

@@ -38,8 +38,8 @@ type identity struct {
 	sessionHeader, gatewayID, clientHeader     string
 }
 
-// resolveIdentity applies DESIGN section 4. The tenant, org and client never come from the payload; the payload is
-// not even consulted here.
+// resolveIdentity applies docs/ARCHITECTURE.md §4. The tenant, org and client never come from the payload; the
+// payload is not even consulted here.
 func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 	info := client.FromContext(ctx)
 	var id identity
@@ -64,7 +64,7 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 		id.tier = authAttr(licenseauthextension.AttrTier)
 	}
 
-	// Identity headers (DESIGN section 4, README "Identity headers"): a value with an invisible or look-alike
+	// Identity headers (docs/ARCHITECTURE.md §4, README "Identity headers"): a value with an invisible or look-alike
 	// character, or otherwise invalid, is refused: it is treated as absent, counted, and never stored in any form.
 	header := func(k string, check func(string) (string, string)) string {
 		v := info.Metadata.Get(k)

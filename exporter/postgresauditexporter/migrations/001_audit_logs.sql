@@ -1,4 +1,4 @@
--- The audit_logs table (DESIGN.md section 5), partitioned by month on "timestamp". The primary key includes the
+-- The audit_logs table (docs/ARCHITECTURE.md §5), partitioned by month on "timestamp". The primary key includes the
 -- partition key, as Postgres requires; id alone is globally unique (the processor derives it from tenant, time and
 -- event), so (id, timestamp) is the idempotency key of INSERT ... ON CONFLICT DO NOTHING.
 CREATE TABLE {{.table}} (

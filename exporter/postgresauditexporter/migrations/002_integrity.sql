@@ -1,7 +1,7 @@
--- Integrity (DESIGN.md section 8). Signed checkpoints of the hash chains, and re-delivered records: when a client or
--- the pipeline delivers an already stored record again, the governance processor chains it again (a new chain_seq,
--- and e.g. another received_at); ON CONFLICT keeps the stored row in audit_logs, and the re-delivered copy is kept
--- whole in <table>_redeliveries so that its chain stays gapless and verifiable.
+-- Integrity (docs/ARCHITECTURE.md §8). Signed checkpoints of the hash chains, and re-delivered records: when a
+-- client or the pipeline delivers an already stored record again, the governance processor chains it again (a new
+-- chain_seq, and e.g. another received_at); ON CONFLICT keeps the stored row in audit_logs, and the re-delivered copy
+-- is kept whole in <table>_redeliveries so that its chain stays gapless and verifiable.
 CREATE TABLE {{.checkpoints}} (
     chain_id   text        NOT NULL,
     tenant_id  text        NOT NULL,
