@@ -191,7 +191,7 @@ func (r *Record) Validate() error {
 	case r.TenantID == "":
 		return errors.New("audit record: missing tenant_id")
 	case !r.PolicyDecision.Valid():
-		return fmt.Errorf("audit record: invalid policy_decision %q", r.PolicyDecision)
+		return fmt.Errorf("audit record: invalid policy_decision (%d bytes; not one of the five verdicts)", len(r.PolicyDecision))
 	case r.Timestamp.IsZero():
 		return errors.New("audit record: missing timestamp")
 	}
