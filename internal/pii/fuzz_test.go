@@ -20,6 +20,9 @@ var fuzzSeeds = []string{
 	"sk-ant-api03-AbCdEf1234567890abcdefGHIJ sk-proj-AbCdEf1234567890abcdefGHIJ xoxb-123456789012-abcdefghij",
 	"AIzaSyA1234567890abcdefghijklmnopqrstuv 2026-11-22T08:46:14.504Z 1763801174504 2.1.330",
 	"a@b@c.com: x:y@z.io",
+	`curl -H "Authorization: Bearer SpFk_gMFIYtKhSWbBTkPRU2NFoylq2xqzuB7FAs2" -u rzp_test_a4eTqRA3hvAMEy:7pMmtkoQllyV9w9ejbPnWj7W`,
+	"AccountKey=S5QLSPkV1f/KAYVfPH0nT01RdXQQKrN7utkDcdfdfQM=;x?sv=1&sig=69d5sssfdNWcFH%2BnBfcktTvrZ%2BVeCIoLqKZmmlF6gqs%3D",
+	"pay x@ybl 9876543210@paytm NPWP 01.312.166.0-091.000 0013121660091000 SECRET_KEY=k3Jd8sPqL2mN5vX7",
 	"",
 }
 
@@ -32,6 +35,11 @@ func addSeeds(f *testing.F) {
 	}
 	for _, n := range negatives {
 		f.Add(n)
+	}
+	for _, name := range []string{"credentials.txt", "codelike.txt"} {
+		for _, b := range blocks(f, name) {
+			f.Add(b)
+		}
 	}
 }
 

@@ -41,6 +41,9 @@ func (sc *scanner) numeric(i, j int) {
 		if prev != '+' && prev != '(' && sc.on(iPhone) {
 			sc.phone(i, false)
 		}
+		if n == 2 && sc.on(iNPWP) {
+			sc.npwp(i)
+		}
 		return
 	}
 	if next == ':' && n <= 4 && sc.on(iIPAddress) {
@@ -83,6 +86,9 @@ func (sc *scanner) numeric(i, j int) {
 		}
 		if n == 16 && sc.on(iNIK) {
 			sc.nik(i)
+		}
+		if (n == 15 || n == 16) && sc.on(iNPWP) {
+			sc.npwpPlain(i, j)
 		}
 		return
 	}

@@ -2,7 +2,7 @@
 // model responses) so that content is never stored in the clear.
 //
 // Detection is a single pass over the bytes of a value: only a few trigger bytes ('@', digits, ':', '=', '-', '_',
-// 'A', 'J', '[') dispatch to hand-written validators, so text without candidates costs little more than a memory
+// 'A', 'B', 'J', '[') dispatch to hand-written validators, so text without candidates costs little more than a memory
 // scan, and every candidate is validated (checksums, ranges, structure) to keep code-like text untouched.
 package pii
 
@@ -45,14 +45,25 @@ const (
 	TypePrivateKey       Type = "private_key"
 	TypeURLPassword      Type = "url_password"
 	TypeSecretAssignment Type = "secret_assignment"
+
+	TypeAuthHeader           Type = "auth_header"
+	TypeAWSSecretKey         Type = "aws_secret_key"
+	TypeAzureKey             Type = "azure_key"
+	TypeGCPServiceAccount    Type = "gcp_service_account"
+	TypePaymentKey           Type = "payment_key"
+	TypeCredentialAssignment Type = "credential_assignment"
+	TypeUPIVPA               Type = "upi_vpa"
+	TypeNPWP                 Type = "npwp"
 )
 
 // priority lists every type from most to least specific; it breaks ties between findings with the same span so
 // that, e.g., a GitHub token assigned to GITHUB_TOKEN= is reported as github_token, not secret_assignment.
 var priority = [...]Type{
-	TypePrivateKey, TypeJWT, TypeAWSAccessKey, TypeGitHubToken, TypeSlackToken, TypeGoogleAPIKey,
-	TypeAnthropicKey, TypeOpenAIKey, TypeURLPassword, TypeSecretAssignment,
-	TypeCreditCard, TypeIBAN, TypeSSN, TypeAadhaar, TypeNIK, TypePAN, TypeIPAddress, TypePhone, TypeEmail,
+	TypePrivateKey, TypeJWT, TypeAWSAccessKey, TypeAWSSecretKey, TypeAzureKey, TypeGCPServiceAccount,
+	TypeGitHubToken, TypeSlackToken, TypeGoogleAPIKey, TypeAnthropicKey, TypeOpenAIKey, TypePaymentKey,
+	TypeURLPassword, TypeAuthHeader, TypeSecretAssignment, TypeCredentialAssignment,
+	TypeCreditCard, TypeIBAN, TypeSSN, TypeAadhaar, TypeNIK, TypeNPWP, TypePAN, TypeIPAddress, TypePhone,
+	TypeUPIVPA, TypeEmail,
 }
 
 const numTypes = len(priority)
@@ -62,21 +73,29 @@ const (
 	iPrivateKey = iota
 	iJWT
 	iAWSAccessKey
+	iAWSSecretKey
+	iAzureKey
+	iGCPServiceAccount
 	iGitHubToken
 	iSlackToken
 	iGoogleAPIKey
 	iAnthropicKey
 	iOpenAIKey
+	iPaymentKey
 	iURLPassword
+	iAuthHeader
 	iSecretAssignment
+	iCredentialAssignment
 	iCreditCard
 	iIBAN
 	iSSN
 	iAadhaar
 	iNIK
+	iNPWP
 	iPAN
 	iIPAddress
 	iPhone
+	iUPIVPA
 	iEmail
 )
 
@@ -171,6 +190,8 @@ func (c Config) Validate() error {
 type Engine struct {
 	enabled     [numTypes]bool
 	numeric     bool // any detector triggered by a digit is enabled
+	assign      bool // any detector triggered by a "key=" / "key:" separator is enabled
+	at          bool // any detector triggered by '@' is enabled
 	mode        Mode
 	key         []byte
 	maxBytes    int
@@ -208,11 +229,19 @@ func New(cfg Config) (*Engine, error) {
 			e.enabled[typeIndex(t)] = true
 		}
 	}
-	for _, t := range []Type{TypePhone, TypeSSN, TypeCreditCard, TypeIBAN, TypeAadhaar, TypePAN, TypeNIK, TypeIPAddress} {
+	for _, t := range []Type{TypePhone, TypeSSN, TypeCreditCard, TypeIBAN, TypeAadhaar, TypePAN, TypeNIK, TypeNPWP,
+		TypeIPAddress} {
 		if e.enabled[typeIndex(t)] {
 			e.numeric = true
 		}
 	}
+	for _, t := range []Type{TypeSecretAssignment, TypeCredentialAssignment, TypeAuthHeader, TypeAWSSecretKey,
+		TypeAzureKey, TypeGCPServiceAccount} {
+		if e.enabled[typeIndex(t)] {
+			e.assign = true
+		}
+	}
+	e.at = e.enabled[iEmail] || e.enabled[iUPIVPA]
 	return e, nil
 }
 

@@ -101,6 +101,98 @@ var positives = []struct {
 	{TypeSecretAssignment, "curl --token=abcdef123 x", "abcdef123"},
 	{TypeSecretAssignment, "SECRET=topsecret", "topsecret"},
 	{TypeSecretAssignment, `{"content":"{\"password\": \"hunter2\", \"user\": \"bob\"}"}`, "hunter2"},
+	{TypeSecretAssignment, "DB_PASS=hunter2 ./migrate", "hunter2"},
+	{TypeSecretAssignment, "openssl enc -aes-256-cbc -pass pass:Sup3rS3cret -in x", "Sup3rS3cret"},
+	{TypeSecretAssignment, "password: `hunter2`", "hunter2"},
+	{TypeSecretAssignment, `{"user": "bob", "pass": "hunter2"}`, "hunter2"},
+
+	// HTTP Authorization header values: the credential is masked, the scheme word kept.
+	{TypeAuthHeader, `curl -sS -H "Authorization: Bearer SpFk_gMFIYtKhSWbBTkPRU2NFoylq2xqzuB7FAs2" https://api.example.com/v1`,
+		"SpFk_gMFIYtKhSWbBTkPRU2NFoylq2xqzuB7FAs2"},
+	{TypeAuthHeader, "curl -H 'Authorization: Basic ZGVwbG95OlRyMHViNGRvciYz' https://ci.example.com", "ZGVwbG95OlRyMHViNGRvciYz"},
+	{TypeAuthHeader, "http GET api.example.com/me Authorization:'Bearer Nscgo9YZSYPx11JZsoO97ZRdKgafQQgk' Accept:x",
+		"Nscgo9YZSYPx11JZsoO97ZRdKgafQQgk"},
+	{TypeAuthHeader, "headers: { Authorization: `Bearer Xq8kLp2mZr7vNw4tYb6cHd3j`, \"Accept\": \"x\" }", "Xq8kLp2mZr7vNw4tYb6cHd3j"},
+	{TypeAuthHeader, "fetch(u, { headers: { 'Authorization': 'Basic dXNlcjpwYXNz' } })", "dXNlcjpwYXNz"},
+	{TypeAuthHeader, `requests.get(u, headers={"Authorization": "token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"})`,
+		"9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
+	{TypeAuthHeader, `req.Header.Set("Authorization", "Bearer 7f3e9a2b1c4d8e6f0a5b3c7d9e1f2a4b")`, "7f3e9a2b1c4d8e6f0a5b3c7d9e1f2a4b"},
+	{TypeAuthHeader, `session.headers["Authorization"] = "Bearer r8T2kW9qLx4vN7mZp3sY6bJ1"`, "r8T2kW9qLx4vN7mZp3sY6bJ1"},
+	{TypeAuthHeader, "GET /v1 HTTP/1.1\r\nAuthorization: Bearer mF9vQ2xL7kR4tW8zN3pJ6hC1\r\nAccept: */*", "mF9vQ2xL7kR4tW8zN3pJ6hC1"},
+	{TypeAuthHeader, "authorization: bearer abcd1234efgh5678", "abcd1234efgh5678"},
+	{TypeAuthHeader, `{"command":"curl -H \"Authorization: Bearer mF9vQ2xL7kR4tW8zN3pJ6hC1\" https://x"}`, "mF9vQ2xL7kR4tW8zN3pJ6hC1"},
+	{TypeAuthHeader, "Authorization: lin_api_k3Jd8sPqL2mN5vX7zR9tY1wB4cF6hG0a", "lin_api_k3Jd8sPqL2mN5vX7zR9tY1wB4cF6hG0a"},
+	{TypeAuthHeader, "Proxy-Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVuc2VzYW1l"},
+	{TypeAuthHeader, `const auth = "Bearer mF9vQ2xL7kR4tW8zN3pJ6hC1abcd";`, "mF9vQ2xL7kR4tW8zN3pJ6hC1abcd"},
+	{TypeAuthHeader, "proxy log: sent Basic dXNlcjpwYXNz upstream", "dXNlcjpwYXNz"},
+
+	{TypeAWSSecretKey, "[default]\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nregion = eu-west-1",
+		"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+	{TypeAWSSecretKey, "export AWS_SECRET_ACCESS_KEY=Bo1nKo63sZEqqZ3CYxU/w0A2c+MLpjN/E8A4r+kn AWS_REGION=x",
+		"Bo1nKo63sZEqqZ3CYxU/w0A2c+MLpjN/E8A4r+kn"},
+	{TypeAWSSecretKey, `{"AccessKeyId": "x", "SecretAccessKey": "Ht7pQ2vLx9kZr4mN8sW3yB6cJ1dF5gA0eT2uI7oP"}`,
+		"Ht7pQ2vLx9kZr4mN8sW3yB6cJ1dF5gA0eT2uI7oP"},
+	{TypeAWSSecretKey, "new S3Client({ credentials: { secretAccessKey: 'Ht7pQ2vLx9kZr4mN8sW3yB6cJ1dF5gA0eT2uI7oP' } })",
+		"Ht7pQ2vLx9kZr4mN8sW3yB6cJ1dF5gA0eT2uI7oP"},
+
+	{TypeAzureKey, `"DefaultEndpointsProtocol=https;AccountName=govcolaudit;AccountKey=XHh7SGo6cgFo2qi2QjyiOAJLTdBVqiTzvppPBco49JpABeQnzpuqoQd2dJmgtEv8OchPXEJryRZZfmyEpCzykA==;EndpointSuffix=core.windows.net"`,
+		"XHh7SGo6cgFo2qi2QjyiOAJLTdBVqiTzvppPBco49JpABeQnzpuqoQd2dJmgtEv8OchPXEJryRZZfmyEpCzykA=="},
+	{TypeAzureKey, "Endpoint=sb://bus.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=S5QLSPkV1f/KAYVfPH0nT01RdXQQKrN7utkDcdfdfQM=",
+		"S5QLSPkV1f/KAYVfPH0nT01RdXQQKrN7utkDcdfdfQM="},
+	{TypeAzureKey, "https://a.blob.core.windows.net/c/b.csv?sv=2022-11-02&sr=b&sp=r&sig=69d5sssfdNWcFH%2BnBfcktTvrZ%2BVeCIoLqKZmmlF6gqs%3D done",
+		"69d5sssfdNWcFH%2BnBfcktTvrZ%2BVeCIoLqKZmmlF6gqs%3D"},
+	{TypeAzureKey, "export AZURE_STORAGE_KEY=S5QLSPkV1f/KAYVfPH0nT01RdXQQKrN7utkDcdfdfQM=", "S5QLSPkV1f/KAYVfPH0nT01RdXQQKrN7utkDcdfdfQM="},
+
+	{TypeGCPServiceAccount, `{"type": "service_account", "private_key_id": "f3d0c8aea7d4d1123a5119b5178a1f3e0264a00b", "x": 1}`,
+		"f3d0c8aea7d4d1123a5119b5178a1f3e0264a00b"},
+
+	{TypePaymentKey, "stripe listen --api-key sk_live_51UQudDfZFUWdGvIkgTxzszeomDnTaOaovzMNndr5ObyOdjQ9IS8onGY2O2IQ0OUV86rGbNN --forward-to x",
+		"sk_live_51UQudDfZFUWdGvIkgTxzszeomDnTaOaovzMNndr5ObyOdjQ9IS8onGY2O2IQ0OUV86rGbNN"},
+	{TypePaymentKey, "key sk_test_gjcl7NSWShU8WownKBfl7fDf.", "sk_test_gjcl7NSWShU8WownKBfl7fDf"},
+	{TypePaymentKey, "restricted rk_live_4cKjjRUXkXnAcWwhR3zAqhNy x", "rk_live_4cKjjRUXkXnAcWwhR3zAqhNy"},
+	{TypePaymentKey, "webhook whsec_MmwVCxBbwm0fn8yA4YdLnAXUQJvcHzwb x", "whsec_MmwVCxBbwm0fn8yA4YdLnAXUQJvcHzwb"},
+	{TypePaymentKey, "// app secret sq0csp-s1EPvZhWfZ5esavyL0dgpaqOkM5s2K0ksfMHM4OjHWN", "sq0csp-s1EPvZhWfZ5esavyL0dgpaqOkM5s2K0ksfMHM4OjHWN"},
+	{TypePaymentKey, "token sq0atp-9cpoQZI5LBIb8azk1tCR0n x", "sq0atp-9cpoQZI5LBIb8azk1tCR0n"},
+	{TypePaymentKey, `BraintreeGateway("access_token$production$raukx0sxnkm7c8fr$00b4058d19d8bdd744311b1e7f7e5b05")`,
+		"access_token$production$raukx0sxnkm7c8fr$00b4058d19d8bdd744311b1e7f7e5b05"},
+	{TypePaymentKey, `razorpay.Client(auth=("rzp_live_a4eTqRA3hvAMEy", "7pMmtkoQllyV9w9ejbPnWj7W"))`, "7pMmtkoQllyV9w9ejbPnWj7W"},
+	{TypePaymentKey, "curl -u rzp_test_a4eTqRA3hvAMEy:7pMmtkoQllyV9w9ejbPnWj7W https://api.razorpay.com/v1/payments", "7pMmtkoQllyV9w9ejbPnWj7W"},
+	{TypePaymentKey, "xendit key xnd_production_ZOAfSq8806s4BvSYuY8zmvpDbIbwbCIAGA6LfHjSpIpblckqoxFcFi11puEA x",
+		"xnd_production_ZOAfSq8806s4BvSYuY8zmvpDbIbwbCIAGA6LfHjSpIpblckqoxFcFi11puEA"},
+	{TypePaymentKey, "midtrans Mid-server-VQFL0b0aA3taBrdmzEZJb6hP x", "Mid-server-VQFL0b0aA3taBrdmzEZJb6hP"},
+	{TypePaymentKey, "sandbox SB-Mid-server-VQFL0b0aA3taBrdmzEZJb6hP x", "SB-Mid-server-VQFL0b0aA3taBrdmzEZJb6hP"},
+	{TypePaymentKey, "flw FLWSECK-bc4f50b155c73f3c0af8864825b54152-X x", "FLWSECK-bc4f50b155c73f3c0af8864825b54152-X"},
+	{TypePaymentKey, "flw FLWSECK_TEST-bc4f50b155c73f3c0af8864825b54152-X x", "FLWSECK_TEST-bc4f50b155c73f3c0af8864825b54152-X"},
+
+	{TypeCredentialAssignment, "SENTRY_KEY=seX3UNDuwRSY1EM0tSn1W+TsWF23xz3iW0nbF7OT6ixKkmVR ./run.sh",
+		"seX3UNDuwRSY1EM0tSn1W+TsWF23xz3iW0nbF7OT6ixKkmVR"},
+	{TypeCredentialAssignment, "SECRET_KEY = 'django-insecure-6r#dn1gr1p*8ue13p6xrx7u26fpv=apf$*2t7wk&x&$^fyv%'",
+		"django-insecure-6r#dn1gr1p*8ue13p6xrx7u26fpv=apf$*2t7wk&x&$^fyv%"},
+	{TypeCredentialAssignment, "encryption_key: 863eeb1d1aa425446368096776e2ba777542090f07b5326daa41ecf780621acf",
+		"863eeb1d1aa425446368096776e2ba777542090f07b5326daa41ecf780621acf"},
+	{TypeCredentialAssignment, `{"license_key": "ebd71dbcaf0cf0d8c36427e6a3b1413d2d95023d", "app": "x"}`,
+		"ebd71dbcaf0cf0d8c36427e6a3b1413d2d95023d"},
+	{TypeCredentialAssignment, "GOOGLE_CREDENTIALS=eyRrZWYiOiJ2YWx1ZSIsImFsZyI6IlJTMjU2In0xMjM0NTY3",
+		"eyRrZWYiOiJ2YWx1ZSIsImFsZyI6IlJTMjU2In0xMjM0NTY3"},
+	{TypeCredentialAssignment, "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n",
+		"yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="},
+	{TypeCredentialAssignment, `const c = { signingKey: "k3Jd8sPqL2mN5vX7zR9tY1wB" };`, "k3Jd8sPqL2mN5vX7zR9tY1wB"},
+	{TypeCredentialAssignment, "secret_key: Q2hhbmdlZEtleTE5OTk5MjAyNkFCQw", "Q2hhbmdlZEtleTE5OTk5MjAyNkFCQw"},
+	{TypeCredentialAssignment, `MASTER_KEY="f3d0c8aea7d4d1123a5119b5178a1f3e"`, "f3d0c8aea7d4d1123a5119b5178a1f3e"},
+	{TypeCredentialAssignment, "aws_secret_access_key = not-forty-but-still-1234567890-secret",
+		"not-forty-but-still-1234567890-secret"},
+
+	{TypeUPIVPA, "Pay to rahul.sharma@okhdfcbank today", "rahul.sharma@okhdfcbank"},
+	{TypeUPIVPA, "or 9876543210@paytm;", "9876543210@paytm"},
+	{TypeUPIVPA, "fallback x@ybl.", "x@ybl"},
+	{TypeUPIVPA, "bhim merchant@upi", "merchant@upi"},
+	{TypeUPIVPA, `{"payer_vpa":"priya.k@oksbi","amount":499}`, "priya.k@oksbi"},
+	{TypeUPIVPA, "upi://pay?pa=shop-42@ybl&pn=Shop", "shop-42@ybl"},
+
+	{TypeNPWP, "NPWP perusahaan: 01.312.166.0-091.000, ok", "01.312.166.0-091.000"},
+	{TypeNPWP, "npwp 02.183.241.5-000.000", "02.183.241.5-000.000"},
+	{TypeNPWP, "NPWP baru 0013121660091000.", "0013121660091000"},
+	{TypeNPWP, `{"npwp":"016090524017000"}`, "016090524017000"},
 }
 
 // negatives must come out byte-for-byte unchanged with every type enabled.
@@ -148,6 +240,46 @@ var negatives = []string{
 	"port 127.0.0.1.5 and 256.1.1.1 and 1.2.3 and RFC 7231, section 3.1.1.5 and Version 1.0.0.2",
 	"token          = 1*<any CHAR except CTLs or separators>",
 	"ids 000-02-0003 area zero",
+
+	// credential shapes that are placeholders, code or publishable
+	"API_KEY=your-key-here SECRET_KEY=changeme AWS_SECRET_ACCESS_KEY=<KEY> STRIPE_KEY=${STRIPE_KEY} DB_PASSWORD=changeme",
+	"ENCRYPTION_KEY=xxxxxxxxxxxxxxxxxxxxxxxx PRIVATE_KEY=YOUR_PRIVATE_KEY_HERE token=... password=****",
+	`api_key = os.environ["STRIPE_API_KEY"] and secret_key = os.getenv("SECRET_KEY")`,
+	"apiKey: process.env.OPENAI_API_KEY, accessKey: config.aws.accessKey, password = var.db_password",
+	"GOOGLE_APPLICATION_CREDENTIALS=/home/dev/.config/gcloud/govcol-prod-1234.json",
+	`curl -H "Authorization: Bearer $TOKEN" -H "Authorization: Bearer <token>" -H 'Authorization: Bearer YOUR_ACCESS_TOKEN'`,
+	`headers = {"Authorization": f"Bearer {token}"} and req.Header.Set("Authorization", "Bearer "+tok)`,
+	"fetch(url, { headers: { Authorization: `Bearer ${token}` } }) and authorization: req.headers.authorization,",
+	`xhr.setRequestHeader("Authorization", "Basic " + btoa(user + ":" + pass)); Authorization: string;`,
+	"Use a Bearer token in the Authorization header. Basic authentication is deprecated. Basic dXNlcg== has no colon.",
+	"Basic Authentication, Basic Credentials and Basic Information: prose, not base64 credentials",
+	`WWW-Authenticate: Bearer realm="api", error="invalid_token" and Authorization: required for all endpoints`,
+	`primary_key = "id" sort_key = "created_at" public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx9sKq3Lw8N2o0yR7vY5mB4cF6hG0aE2iUq9dJ1kPzX"`,
+	`{"idempotency_key": "0f8fad5b-d9cb-469f-a165-70867728950e", "key": "5d0ce5ab0cc32144ff7b1c646694e0e7bd2b08e5"}`,
+	"Stripe.setPublishableKey('pk_live_51UQudDfZFUWdGvIkgTxzszeomDnTaOaovzMNndr5Oby') data-key=\"rzp_live_a4eTqRA3hvAMEy\"",
+	"sk_live_xxxxxxxxxxxxxxxxxxxxxxxx and sk_test_abcdefghijklmnopqrstuvwx and xnd_public_production_ZOAfSq8806s4BvSYuY8zmvpDbIbwbCIAGA6LfHjSpIpblckqoxFcF",
+	"Mid-client-VQFL0b0aA3taBrdmzEZJb6hP and task-sq0csp-x and desk_live_demo and rzp_live_a4eTqRA3hvAMEy alone",
+	"?sv=2022-11-02&sig=short&x=1 and AccountKey=notbase64!! and \"private_key_id\": \"not-hex\"",
+	"npm i @upi/sdk@1.2.0; ssh deploy@bastion; x@unknownpsp; @property; a@ybl-1 b@ybl_x c@paytm@x; user@localhost",
+	"npwp-invalid 12.345.678.9-012.345 and 01.000.000.8-091.000 and id 016090524017000 and 0000000000001234",
+	"golang.org/x/net v0.31.0 h1:68CPQngjLL0r2AlUKiSxtQFKvzRVbnzLwMUn5SzcLHo=",
+	`"integrity": "sha512-XBx9AXhXktjUqnepgTiE5flcKIYWi/rme0Eaj+5Y0lftuGBq+jyRu/md4WnuxqgP1ubdpNCsYEYPxrzVHD8d6g=="`,
+	"docker pull ghcr.io/govcol/govcol@sha256:863eeb1d1aa425446368096776e2ba777542090f07b5326daa41ecf780621acf",
+	`{"guild_id": "1143928572810780745", "message_id": 1276473948291846154}`,
+	"arn:aws:lambda:ap-south-1:123456789012:function:mask-pii:3 and arn:aws:s3:::govcol-audit/x",
+	`data = base64.b64decode("eyJoZWxsbyI6ICJ3b3JsZCIsICJjb3VudCI6IDQyfQ==")`,
+	`{"pass": 12, "fail": 0} and bypass=true`,
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ== and \"user_key\": \"/api/v1/document/12345678/update/v1\"",
+	`protobuf_key:"bytes,1,opt,name=key,proto3" and s3UseARNRegionKey = "s3_use_arn_region" and md.order_key = sf2.order_key8319`,
+	"authorization: \"AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7\"",
+	"authorization = resp.Request.Header.Get(\"Authorization\") and authorization: sigv4auth.AlgorithmECDSAP256SHA256 + x",
+	"BPF_FILDROP_PASS = 0x0 and FIRST_PASS=1 and EnableTwoPass: true and require_ci_to_pass: yes and first-pass: the rest",
+	"config.SSHConnConfig.Passphrase = cliOptions.sshPassphrase and Passphrase = passphrase",
+	"cred := v4aCredentialProvider and creds = transportCredsForS2A",
+	"// retentionPlan is one DELETE pass: the category's prefix, and the second pass: the rest",
+	"a secret (URL password, `SECRET=` assignment) — seen as its mask token; set `API_KEY=` in `.env`",
+	`env := []string{"GOVCOL_AUDIT_SIGNING_KEY="+base64.StdEncoding.EncodeToString(seed1234567890), "X=1"}`,
+	`print("ENCRYPTION_KEY=", key) and "DB_PASSWORD=" + pw`,
 }
 
 func TestPositives(t *testing.T) {
@@ -288,7 +420,7 @@ func TestConfig(t *testing.T) {
 	require.Error(t, Config{Timeout: -1}.Validate())
 	_, err := New(Config{Mode: ModeHash, HashKey: []byte("short")})
 	require.Error(t, err)
-	require.Len(t, AllTypes(), 19)
+	require.Len(t, AllTypes(), 27)
 
 	only := newEngine(t, Config{Types: []Type{TypeEmail}})
 	r, err := only.Mask("a@example.com 123-45-6789")
@@ -409,7 +541,9 @@ func TestIndexesMatchPriority(t *testing.T) {
 		TypeAnthropicKey: iAnthropicKey, TypeOpenAIKey: iOpenAIKey, TypeURLPassword: iURLPassword,
 		TypeSecretAssignment: iSecretAssignment, TypeCreditCard: iCreditCard, TypeIBAN: iIBAN, TypeSSN: iSSN,
 		TypeAadhaar: iAadhaar, TypeNIK: iNIK, TypePAN: iPAN, TypeIPAddress: iIPAddress, TypePhone: iPhone,
-		TypeEmail: iEmail}
+		TypeEmail: iEmail, TypeAuthHeader: iAuthHeader, TypeAWSSecretKey: iAWSSecretKey, TypeAzureKey: iAzureKey,
+		TypeGCPServiceAccount: iGCPServiceAccount, TypePaymentKey: iPaymentKey,
+		TypeCredentialAssignment: iCredentialAssignment, TypeUPIVPA: iUPIVPA, TypeNPWP: iNPWP}
 	require.Len(t, idx, numTypes)
 	for typ, i := range idx {
 		require.Equal(t, i, typeIndex(typ), typ)
@@ -436,7 +570,11 @@ func adversarialInputs() []string {
 	var out []string
 	for _, unit := range []string{"-----BEGIN PRIVATE KEY-----", "a@", "@a.b.", "1-", "1 ", "::", "1:", "password=",
 		"password=\"", "[REDACTED:", "://a:b@", "sk-", "sk-Ab1", "xoxb-", "xoxb-1234", "ghp_", "github_pat_", "eyJ.", "eyJ-",
-		"eyJhbGciOiJIUzI1NiJ9.eyJ", "AKIA", "4111 ", "+1 ", "(415) ", "1.1.", "DE89"} {
+		"eyJhbGciOiJIUzI1NiJ9.eyJ", "AKIA", "4111 ", "+1 ", "(415) ", "1.1.", "DE89",
+		"Authorization: ", "Authorization:", "Bearer ", "Bearer a1", "Basic dXNlcjpwYXNz", `"Authorization", "`,
+		"SECRET_KEY=", "SECRET_KEY=a1", "AccountKey=", "&sig=", "private_key_id=", "sk_live_", "sk_live_a1",
+		"rzp_live_", "access_token$production$", "whsec_", "sq0csp-", "Mid-server-", "FLWSECK-", "xnd_production_",
+		"a@ybl", "@upi ", "01.312.166.0-", "0013121660091000"} {
 		out = append(out, strings.Repeat(unit, DefaultMaxValueBytes/len(unit)))
 	}
 	return out

@@ -15,6 +15,7 @@ const (
 	cDash
 	cUnderscore
 	cUpperA
+	cUpperB
 	cUpperJ
 	cBracket
 )
@@ -29,6 +30,7 @@ var class = func() (t [256]uint8) {
 	t['-'] = cDash
 	t['_'] = cUnderscore
 	t['A'] = cUpperA
+	t['B'] = cUpperB
 	t['J'] = cUpperJ
 	t['['] = cBracket
 	return t
@@ -87,7 +89,7 @@ func (sc *scanner) run() {
 			}
 			i = j - 1
 		case cAt:
-			if sc.on(iEmail) {
+			if e.at {
 				sc.email(i)
 			}
 		case cColon:
@@ -97,7 +99,7 @@ func (sc *scanner) run() {
 				}
 				continue
 			}
-			if sc.on(iSecretAssignment) {
+			if e.assign {
 				sc.assignment(i)
 			}
 			if sc.on(iIPAddress) {
@@ -106,7 +108,7 @@ func (sc *scanner) run() {
 				}
 			}
 		case cEquals:
-			if sc.on(iSecretAssignment) {
+			if e.assign {
 				sc.assignment(i)
 			}
 		case cDash:
@@ -115,8 +117,15 @@ func (sc *scanner) run() {
 			if sc.on(iGitHubToken) {
 				sc.github(i)
 			}
+			if sc.on(iPaymentKey) {
+				sc.paymentUnderscore(i)
+			}
 		case cUpperA:
 			sc.upperA(i)
+		case cUpperB:
+			if sc.on(iAuthHeader) {
+				sc.upperB(i)
+			}
 		case cUpperJ:
 			if sc.on(iJWT) && i >= 2 && s[i-2] == 'e' && s[i-1] == 'y' {
 				sc.jwt(i - 2)
@@ -259,6 +268,9 @@ func (sc *scanner) email(at int) {
 		break
 	}
 	if labels < 2 {
+		if labels == 1 && sc.on(iUPIVPA) {
+			sc.upi(start, at, j)
+		}
 		return
 	}
 	// the TLD must be letters only, 2+ long
@@ -274,7 +286,9 @@ func (sc *scanner) email(at int) {
 	if j < len(s) && (isWordByte(s[j]) || s[j] == '-') {
 		return
 	}
-	sc.add(TypeEmail, start, j)
+	if sc.on(iEmail) {
+		sc.add(TypeEmail, start, j)
+	}
 }
 
 // ---- URL password ----
@@ -313,13 +327,11 @@ func (sc *scanner) urlPassword(i int) {
 
 // ---- secret assignments ----
 
-// secretKeys are the key suffixes whose values are secrets. "pwd" is deliberately absent: PWD is the shell's working
-// directory.
-var secretKeys = [...]string{"password", "passwd", "secret", "token", "api_key", "apikey", "api-key"}
-
-// assignment masks the value of password=, secret:, token=, api_key= ... (separator at i). The key is the
-// identifier before the separator, ending (case-insensitively) with one of secretKeys, so DB_PASSWORD, client_secret
-// and --token match while max_tokens and tokenizer do not.
+// assignment masks the value of a key=value, key: value or "key": "value" assignment (separator at i) whose key
+// names a credential. The key is the identifier before the separator; classifyKey decides what its value is:
+// password=, secret:, token=, api_key= ... (any literal value, secret_assignment), …_KEY / …_CREDENTIALS (high-entropy
+// values only, credential_assignment), Authorization (auth_header), AWS secret access keys, Azure account keys and
+// SAS signatures, GCP private_key_id. DB_PASSWORD, client_secret and --token match; max_tokens and tokenizer do not.
 func (sc *scanner) assignment(i int) {
 	s := sc.s
 	if i < sc.assignEnd {
@@ -335,11 +347,13 @@ func (sc *scanner) assignment(i int) {
 			k-- // JSON inside a JSON string: \"password\": \"x\"
 		}
 	}
-	if k == 0 {
+	if k < 3 {
 		return
 	}
-	switch lower(s[k-1]) {
-	case 'd', 't', 'n', 'y': // the last letters of the secretKeys
+	// the last three letters of the key names classifyKey knows: most keys stop here
+	tri := [3]byte{lower(s[k-3]), lower(s[k-2]), lower(s[k-1])}
+	switch string(tri[:]) {
+	case "ord", "swd", "ret", "ken", "ase", "key", "ion", "ass", "sig", "ial", "als", "eds", "eys", "_id", "-id", "yid":
 	default:
 		return
 	}
@@ -347,16 +361,15 @@ func (sc *scanner) assignment(i int) {
 	for k > 0 && idEnd-k < 64 && (isAlnum(s[k-1]) || s[k-1] == '_' || s[k-1] == '-' || s[k-1] == '.') {
 		k--
 	}
-	id := s[k:idEnd]
-	key := ""
-	for _, w := range secretKeys {
-		if len(id) >= len(w) && strings.EqualFold(id[len(id)-len(w):], w) {
-			key = w
-			break
-		}
-	}
-	if key == "" {
+	cls := classifyKey(s[k:idEnd], string(tri[:]))
+	if cls == keyNone {
 		return
+	}
+	if cls > keyAuth && k > 0 && (s[k-1] == '/' || s[k-1] == '+' || s[k-1] == '=') {
+		return // the tail of a base64 run (go.sum, SRI hashes), not a key name
+	}
+	if cls == keySAS && (k == 0 || (s[k-1] != '&' && s[k-1] != '?')) {
+		return // sig= only as a query parameter
 	}
 	// "==", "!=", "<=", ">=" are comparisons, ":=" / "=>" code.
 	if i+1 < len(s) && (s[i+1] == '=' || s[i+1] == '>') {
@@ -372,33 +385,72 @@ func (sc *scanner) assignment(i int) {
 	if v >= len(s) {
 		return
 	}
+	if cls == keyPass {
+		id := s[k:idEnd]
+		ws := keyWordStart(id)
+		if s[i] == ':' && idEnd == i && i+1 < len(s) && s[i+1] == ' ' && (ws == 0 || id[ws-1] == '-') {
+			return // "pass: …", "first-pass: …" are prose; openssl's pass:x and a quoted "pass": key are not
+		}
+		pe := ws
+		for pe > 0 && (id[pe-1] == '_' || id[pe-1] == '-' || id[pe-1] == '.') {
+			pe--
+		}
+		prev := id[keyWordStart(id[:pe]):pe]
+		for _, w := range nonSecretPassWords {
+			if strings.EqualFold(prev, w) {
+				return // FIRST_PASS, EnableTwoPass, require_ci_to_pass: a pass of an algorithm or a CI gate
+			}
+		}
+	}
+	if s[i] == '=' && idEnd == i && k > 0 && v == i+1 && v < len(s) && s[v] == s[k-1] &&
+		(s[v] == '"' || s[v] == '\'' || s[v] == '`') {
+		return // "KEY=" + value: a string literal ending in '=', the value is code after its closing quote
+	}
 	// kind: 0 unquoted, 1 quoted, 2 opened by an escaped quote (JSON inside a JSON string).
 	kind, q := 0, byte(0)
 	if s[v] == '\\' && v+1 < len(s) && (s[v+1] == '"' || s[v+1] == '\'') {
 		kind, q = 2, s[v+1]
 		v += 2
-	} else if s[v] == '"' || s[v] == '\'' {
+	} else if s[v] == '"' || s[v] == '\'' || s[v] == '`' {
 		kind, q = 1, s[v]
 		v++
+	}
+	if cls == keyAuth {
+		if sc.on(iAuthHeader) {
+			sc.authValue(v, kind != 0)
+		}
+		return
 	}
 	end := valueEnd(s, v, maxValueScan, kind, q)
 	val := s[v:end]
 	if val == "" || maskTokenLen(s, v) == len(val) {
 		return
 	}
-	switch val[0] {
-	case '$', '{', '<', '%', '[', '(', '*':
-		return // a variable reference, template, placeholder or already masked
+	if q == '`' && (end >= len(s) || s[end] != '`' || strings.ContainsAny(val, " \t")) {
+		return // a backtick that closes Markdown code (`SECRET=` …), not a JS template literal
 	}
-	if strings.ContainsAny(val, "([<") {
-		return // a call, index expression or grammar rule: code, not a literal
+	if cls >= keyAWSSecret {
+		sc.credentialValue(cls, v, end, kind, q)
+		return
+	}
+	if !sc.on(iSecretAssignment) || codeValue(val, kind, true) {
+		return
 	}
 	switch strings.ToLower(val) {
 	case "string", "str", "int", "number", "bool", "boolean", "null", "nil", "none", "true", "false", "undefined",
-		"any", "bytes", "[]byte", "optional", "required", "secretstr":
+		"any", "bytes", "[]byte", "optional", "required", "secretstr", "yes", "no", "on", "off", "enabled", "disabled":
 		return
 	}
-	if key == "token" {
+	if len(val) > 2 && val[0] == '0' && (val[1] == 'x' || val[1] == 'X') && strings.Trim(val[2:], "0123456789abcdefABCDEF") == "" {
+		return // SMART_LCYL_PASS = 0x4f: a numeric constant
+	}
+	if id := s[k:idEnd]; strings.EqualFold(val, id) || strings.EqualFold(val, id[keyWordStart(id):]) {
+		return // Password: password, Passphrase = passphrase: a variable of the same name
+	}
+	if kind == 0 && dottedIdent(val) && (camel(val) || (s[i] == '=' && (s[i-1] == ' ' || v > i+1))) {
+		return // x.Passphrase = cliOptions.sshPassphrase, password = cfg.db.pass: code, not a literal
+	}
+	if cls == keyToken || cls == keyPass {
 		allDigits := true
 		for k := 0; k < len(val); k++ {
 			if !isDigit(val[k]) {
@@ -407,7 +459,7 @@ func (sc *scanner) assignment(i int) {
 			}
 		}
 		if allDigits && len(val) < 8 {
-			return // max_token=4096 is a count, not a secret
+			return // max_token=4096 is a count, not a secret; so is {"pass": 12, "fail": 0}
 		}
 	}
 	if end-v >= maxValueScan {
@@ -416,6 +468,11 @@ func (sc *scanner) assignment(i int) {
 	sc.add(TypeSecretAssignment, v, end)
 	sc.assignEnd = end
 }
+
+// nonSecretPassWords are the words that, before "pass", name a pass of an algorithm or a CI gate, not a password.
+var nonSecretPassWords = [...]string{"first", "second", "third", "last", "final", "one", "two", "three", "single",
+	"multi", "double", "next", "to", "can", "must", "should", "will", "did", "check", "lint", "render", "compile",
+	"build", "ci", "filter", "render", "layout", "shadow", "light", "depth", "geometry", "opaque", "transparent"}
 
 // maxValueScan bounds how far an assignment value is read before it is accepted, keeping repeated keys linear.
 const maxValueScan = 1024
@@ -530,6 +587,10 @@ func (sc *scanner) dash(i int) {
 	}
 	if strings.HasPrefix(s[i:], "-----BEGIN ") && (i == 0 || s[i-1] != '-') && sc.on(iPrivateKey) {
 		sc.pem(i)
+		return
+	}
+	if sc.on(iPaymentKey) && i > 0 {
+		sc.paymentDash(i)
 	}
 }
 
@@ -590,6 +651,10 @@ func (sc *scanner) upperA(i int) {
 		return
 	}
 	switch s[i+1 : i+4] {
+	case "uth":
+		if sc.on(iAuthHeader) {
+			sc.authCall(i)
+		}
 	case "KIA", "SIA":
 		if !sc.on(iAWSAccessKey) || i+20 > len(s) {
 			return
