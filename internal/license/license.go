@@ -13,7 +13,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,14 +24,54 @@ import (
 // Algorithm is the only JWS algorithm a license may use.
 const Algorithm = "EdDSA"
 
+// Scope is what a license may do. A license without a scope claim is an ingest license: licenses issued before
+// scopes existed keep sending telemetry and read nothing.
+type Scope string
+
+// The scopes.
+const (
+	// ScopeIngest sends telemetry (OTLP receivers) and reads nothing.
+	ScopeIngest Scope = "ingest"
+	// ScopeRead reads the audit API: with an email, the holder's own records only, unless `read_tenant` grants the
+	// license's whole tenant.
+	ScopeRead Scope = "read"
+	// ScopeAdmin reads every tenant of the license's organisation, or every organisation when issued `global`.
+	ScopeAdmin Scope = "admin"
+)
+
+// Valid reports whether s is one of the scopes.
+func (s Scope) Valid() bool { return s == ScopeIngest || s == ScopeRead || s == ScopeAdmin }
+
+// Issuer and Audience are the `iss` and `aud` of every license govctl issues and the values licenseauth expects by
+// default. One audience for every scope: the scope claim, not the audience, decides what a license may do.
+const (
+	Issuer   = "govcol"
+	Audience = "govcol"
+)
+
+// DefaultTTL is the default validity of a license (govctl license issue --ttl).
+const DefaultTTL = 90 * 24 * time.Hour
+
 // Claims is the payload of a license. The client id travels as the registered `sub` claim and the license id as
-// `jti`; `email` is set only on per-developer licenses.
+// `jti`; `email` is set only on per-developer licenses. `scope` (absent = ingest), `read_tenant` (read scope only)
+// and `global` (admin scope only) decide what the license may read from the audit API.
 type Claims struct {
-	OrgID    string `json:"org_id"`
-	TenantID string `json:"tenant_id"`
-	Tier     string `json:"tier,omitempty"`
-	Email    string `json:"email,omitempty"`
+	OrgID      string `json:"org_id"`
+	TenantID   string `json:"tenant_id"`
+	Tier       string `json:"tier,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Scope      Scope  `json:"scope,omitempty"`
+	ReadTenant bool   `json:"read_tenant,omitempty"`
+	Global     bool   `json:"global,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// EffectiveScope is the license's scope, ingest when the claim is absent.
+func (c *Claims) EffectiveScope() Scope {
+	if c.Scope == "" {
+		return ScopeIngest
+	}
+	return c.Scope
 }
 
 // ClientID returns the client id (the `sub` claim).
@@ -51,6 +93,12 @@ func (c *Claims) validateRequired() error {
 		return errors.New("jti (license id) claim is missing")
 	case c.ExpiresAt == nil:
 		return errors.New("exp claim is missing")
+	case !c.EffectiveScope().Valid():
+		return errors.New("scope claim must be ingest, read or admin")
+	case c.ReadTenant && c.EffectiveScope() != ScopeRead:
+		return errors.New("read_tenant applies to read-scope licenses only")
+	case c.Global && c.EffectiveScope() != ScopeAdmin:
+		return errors.New("global applies to admin-scope licenses only")
 	}
 	return nil
 }
@@ -79,7 +127,8 @@ func Issue(priv ed25519.PrivateKey, claims Claims) (string, error) {
 	return tok.SignedString(priv)
 }
 
-// NewClaims builds the claims of a license valid from now for ttl, with a random license id.
+// NewClaims builds the claims of an ingest license valid from now for ttl, with a random license id, issuer Issuer
+// and audience Audience. Set Scope, ReadTenant and Global on the result for a reading license.
 func NewClaims(orgID, tenantID, clientID, tier, email string, now time.Time, ttl time.Duration) Claims {
 	var id [16]byte
 	_, _ = rand.Read(id[:])
@@ -88,7 +137,10 @@ func NewClaims(orgID, tenantID, clientID, tier, email string, now time.Time, ttl
 		TenantID: tenantID,
 		Tier:     tier,
 		Email:    email,
+		Scope:    ScopeIngest,
 		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Audience:  jwt.ClaimStrings{Audience},
 			Subject:   clientID,
 			ID:        "lic_" + fmt.Sprintf("%x", id),
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -117,7 +169,9 @@ func MarshalPublicKeyPEM(pub ed25519.PublicKey) ([]byte, error) {
 }
 
 // WriteKeyPair generates an Ed25519 key pair and writes the private key (PKCS#8 PEM, mode 0600) to privPath and the
-// public key (PKIX PEM, mode 0644) to pubPath. The same format signs licenses and audit checkpoints.
+// public key (PKIX PEM, mode 0644) to pubPath. The same format signs licenses and audit checkpoints. Both files are
+// written atomically (WriteFileAtomic): a crash leaves the old file or the new one, and a private key replacing an
+// existing, looser file ends up 0600 all the same.
 func WriteKeyPair(privPath, pubPath string) (ed25519.PublicKey, error) {
 	pub, priv, err := GenerateKey()
 	if err != nil {
@@ -131,13 +185,79 @@ func WriteKeyPair(privPath, pubPath string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
+	if err := WriteFileAtomic(privPath, privPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
+	if err := WriteFileAtomic(pubPath, pubPEM, 0o644); err != nil {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the same directory: created with mode perm (never
+// wider, whatever the umask or an existing file at path), written, fsynced, chmod'ed to perm, renamed over path, and
+// the directory fsynced. Readers see the old content or the new, never a torn or briefly world-readable file.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	// CreateTemp makes the file 0600; set the final mode before any byte is written.
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// LoadPrivateKeyFile reads a PKCS#8 Ed25519 private key from path, refusing a file that its group or other users
+// may read or write: a signing key anyone else on the host can read signs licenses (or checkpoints) for them too.
+// The error names the file and the fix and never contains key material.
+func LoadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read private key: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read private key: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("private key %s is accessible by group or others (mode %04o); run `chmod 600 %s`", path, perm, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read private key: %w", err)
+	}
+	priv, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	return priv, nil
 }
 
 // ParsePrivateKeyPEM decodes a PKCS#8 Ed25519 private key.

@@ -26,12 +26,15 @@ const (
 	ReasonRevoked          Reason = "revoked"
 	ReasonClientIDMismatch Reason = "client_id_mismatch"
 	ReasonInvalidClaims    Reason = "invalid_claims"
+	ReasonWrongIssuer      Reason = "wrong_issuer"
+	ReasonWrongAudience    Reason = "wrong_audience"
 )
 
 // AllReasons lists every refusal reason.
 func AllReasons() []Reason {
 	return []Reason{ReasonMissing, ReasonMalformed, ReasonBadSignature, ReasonUnknownKID, ReasonBadAlgorithm,
-		ReasonExpired, ReasonNotYetValid, ReasonRevoked, ReasonClientIDMismatch, ReasonInvalidClaims}
+		ReasonExpired, ReasonNotYetValid, ReasonRevoked, ReasonClientIDMismatch, ReasonInvalidClaims,
+		ReasonWrongIssuer, ReasonWrongAudience}
 }
 
 // Error is a refusal. Its message names the reason only: it never contains the credential.
@@ -55,14 +58,26 @@ func ReasonOf(err error) Reason {
 
 // Verifier checks licenses offline against a key set.
 type Verifier struct {
-	keys   KeySet
-	leeway time.Duration
-	now    func() time.Time
+	keys          KeySet
+	leeway        time.Duration
+	now           func() time.Time
+	issuer        string
+	audience      string
+	requireIssAud bool
 }
 
-// NewVerifier returns a verifier; leeway tolerates clock skew on exp, nbf and iat.
+// NewVerifier returns a verifier; leeway tolerates clock skew on exp, nbf and iat. It expects iss Issuer and aud
+// Audience and accepts licenses carrying neither (issued before iss/aud existed; see Claims.Legacy); change that
+// with WithIssuerAudience.
 func NewVerifier(keys KeySet, leeway time.Duration) *Verifier {
-	return &Verifier{keys: keys, leeway: leeway, now: time.Now}
+	return &Verifier{keys: keys, leeway: leeway, now: time.Now, issuer: Issuer, audience: Audience}
+}
+
+// WithIssuerAudience sets the expected `iss` and `aud`. A license carrying either claim must carry both with these
+// values; a license carrying neither (a legacy license) is refused when require is set, else accepted.
+func (v *Verifier) WithIssuerAudience(issuer, audience string, require bool) *Verifier {
+	v.issuer, v.audience, v.requireIssAud = issuer, audience, require
+	return v
 }
 
 // WithClock replaces the verifier's clock (tests, and callers that share one clock with a cache).
@@ -129,7 +144,24 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if err := claims.validateRequired(); err != nil {
 		return nil, Refuse(ReasonInvalidClaims)
 	}
+	if !claims.Legacy() || v.requireIssAud {
+		if claims.Issuer != v.issuer {
+			return nil, Refuse(ReasonWrongIssuer)
+		}
+		if !audienceIs(claims.Audience, v.audience) {
+			return nil, Refuse(ReasonWrongAudience)
+		}
+	}
 	return claims, nil
+}
+
+// Legacy reports whether the license carries neither `iss` nor `aud`: issued before they were added.
+func (c *Claims) Legacy() bool { return c.Issuer == "" && len(c.Audience) == 0 }
+
+// audienceIs reports whether aud is exactly want (one value: govctl issues a single audience, and a license meant
+// for several audiences is not one govcol issued).
+func audienceIs(aud jwt.ClaimStrings, want string) bool {
+	return len(aud) == 1 && aud[0] == want
 }
 
 // rawURL is the only encoding of a license segment: RFC 7515 base64url without padding, with zero trailing bits.
