@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/govcol/govcol/internal/license"
 )
 
 // Config is the configuration of the licenseauth extension.
@@ -33,6 +35,14 @@ type Config struct {
 	// MaxLicenseBytes refuses presented credentials longer than this before any parsing.
 	MaxLicenseBytes int `mapstructure:"max_license_bytes"`
 
+	// Issuer is the `iss` a license must carry; Audience the `aud` (its single value).
+	Issuer   string `mapstructure:"issuer"`
+	Audience string `mapstructure:"audience"`
+	// RequireIssuerAudience refuses licenses carrying neither `iss` nor `aud` (issued before they existed). While it
+	// is off such licenses are accepted and counted (otelcol_licenseauth_legacy_licenses); a license carrying either
+	// claim must always carry both with the expected values.
+	RequireIssuerAudience bool `mapstructure:"require_issuer_audience"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -45,6 +55,8 @@ func createDefaultConfig() component.Config {
 		Leeway:                  30 * time.Second,
 		CacheSize:               4096,
 		MaxLicenseBytes:         8192,
+		Issuer:                  license.Issuer,
+		Audience:                license.Audience,
 	}
 }
 
@@ -67,6 +79,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.CacheSize < 0 {
 		errs = append(errs, errors.New("cache_size must not be negative"))
+	}
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		errs = append(errs, errors.New("issuer and audience must be set"))
 	}
 	if cfg.MaxLicenseBytes < 256 {
 		errs = append(errs, errors.New("max_license_bytes must be at least 256"))

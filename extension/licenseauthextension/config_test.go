@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 			PublicKeyFiles: []string{"testdata/public.pem"}, JWKSFile: "testdata/jwks.json",
 			RevocationFile: "testdata/revoked.txt", RevocationCheckInterval: 5 * time.Second,
 			Leeway: time.Minute, CacheSize: 100, MaxLicenseBytes: 4096,
+			Issuer: "acme-licensing", Audience: "acme-collectors", RequireIssuerAudience: true,
 		}},
 		{id: component.NewIDWithName(metadata.Type, "nokeys"), wantErr: "public_key_files or jwks_file"},
 		{id: component.NewIDWithName(metadata.Type, "badleeway"), wantErr: "leeway"},

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,12 @@ const (
 	AttrTier      = "tier"
 	AttrLicenseID = "license_id"
 	AttrEmail     = "email"
+	// AttrScope is the license's scope: ingest (also for licenses without the claim), read or admin.
+	AttrScope = "scope"
+	// AttrReadTenant is "true" when a read license is granted its whole tenant, else "false".
+	AttrReadTenant = "read_tenant"
+	// AttrGlobal is "true" when an admin license reads every organisation, else "false".
+	AttrGlobal = "global"
 )
 
 var (
@@ -58,6 +65,7 @@ type licenseAuth struct {
 	wg   sync.WaitGroup
 
 	failureAttrs map[license.Reason]metric.AddOption
+	legacyWarned atomic.Bool
 }
 
 // verified is a license whose signature and claims were checked; it is what the cache holds.
@@ -65,6 +73,7 @@ type verified struct {
 	auth       *authData
 	clientID   string
 	licenseID  string
+	legacy     bool      // no iss/aud: counted on every accepted request
 	validUntil time.Time // exp + leeway: past it the entry is dropped and the license verified again (and refused)
 }
 
@@ -100,7 +109,8 @@ func (la *licenseAuth) Start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return fmt.Errorf("licenseauth: %w", err)
 	}
-	la.verifier = license.NewVerifier(keys, la.cfg.Leeway).WithClock(func() time.Time { return la.now() })
+	la.verifier = license.NewVerifier(keys, la.cfg.Leeway).WithClock(func() time.Time { return la.now() }).
+		WithIssuerAudience(la.cfg.Issuer, la.cfg.Audience, la.cfg.RequireIssuerAudience)
 	if la.cfg.CacheSize > 0 {
 		la.cache, err = lru.New[[sha256.Size]byte, *verified](la.cfg.CacheSize)
 		if err != nil {
@@ -209,6 +219,14 @@ func (la *licenseAuth) Authenticate(ctx context.Context, headers map[string][]st
 		la.logger.Debug("license refused", zap.String("reason", string(reason)))
 		return ctx, err
 	}
+	if v.legacy {
+		la.telemetry.LicenseauthLegacyLicenses.Add(ctx, 1)
+		if la.legacyWarned.CompareAndSwap(false, true) {
+			la.logger.Warn("accepted a license without iss/aud (issued before they existed); reissue licenses with govctl "+
+				"and set require_issuer_audience: true (counted in otelcol_licenseauth_legacy_licenses)",
+				zap.String("license_id", v.licenseID))
+		}
+	}
 	if cached {
 		la.telemetry.LicenseauthSuccesses.Add(ctx, 1, cacheHit)
 	} else {
@@ -316,6 +334,7 @@ func (la *licenseAuth) verify(token string) (*verified, bool, error) {
 		auth:       newAuthData(claims),
 		clientID:   claims.ClientID(),
 		licenseID:  claims.LicenseID(),
+		legacy:     claims.Legacy(),
 		validUntil: claims.ExpiresAt.Add(la.cfg.Leeway),
 	}
 	if la.cache != nil {
@@ -347,13 +366,16 @@ var _ client.AuthData = (*authData)(nil)
 
 func newAuthData(c *license.Claims) *authData {
 	attrs := map[string]string{
-		AttrOrgID:     c.OrgID,
-		AttrTenantID:  c.TenantID,
-		AttrClientID:  c.ClientID(),
-		AttrTier:      c.Tier,
-		AttrLicenseID: c.LicenseID(),
+		AttrOrgID:      c.OrgID,
+		AttrTenantID:   c.TenantID,
+		AttrClientID:   c.ClientID(),
+		AttrTier:       c.Tier,
+		AttrLicenseID:  c.LicenseID(),
+		AttrScope:      string(c.EffectiveScope()),
+		AttrReadTenant: strconv.FormatBool(c.ReadTenant),
+		AttrGlobal:     strconv.FormatBool(c.Global),
 	}
-	names := []string{AttrOrgID, AttrTenantID, AttrClientID, AttrTier, AttrLicenseID}
+	names := []string{AttrOrgID, AttrTenantID, AttrClientID, AttrTier, AttrLicenseID, AttrScope, AttrReadTenant, AttrGlobal}
 	if c.Email != "" {
 		attrs[AttrEmail] = c.Email
 		names = append(names, AttrEmail)

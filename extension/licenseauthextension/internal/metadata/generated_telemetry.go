@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	mu                           sync.Mutex
 	registrations                []metric.Registration
 	LicenseauthFailures          metric.Int64Counter
+	LicenseauthLegacyLicenses    metric.Int64Counter
 	LicenseauthRevocationsLoaded metric.Int64ObservableGauge
 	LicenseauthSuccesses         metric.Int64Counter
 }
@@ -90,6 +91,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.LicenseauthFailures, err = builder.meter.Int64Counter(
 		"otelcol_licenseauth_failures",
 		metric.WithDescription("Requests refused by the license authenticator, by reason. [Development]"),
+		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LicenseauthLegacyLicenses, err = builder.meter.Int64Counter(
+		"otelcol_licenseauth_legacy_licenses",
+		metric.WithDescription("Requests accepted with a license that carries neither iss nor aud (issued before they existed); refused instead once require_issuer_audience is set. [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

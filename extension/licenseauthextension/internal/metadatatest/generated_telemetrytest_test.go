@@ -25,8 +25,12 @@ func TestSetupTelemetry(t *testing.T) {
 		return nil
 	}))
 	tb.LicenseauthFailures.Add(context.Background(), 1)
+	tb.LicenseauthLegacyLicenses.Add(context.Background(), 1)
 	tb.LicenseauthSuccesses.Add(context.Background(), 1)
 	AssertEqualLicenseauthFailures(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLicenseauthLegacyLicenses(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLicenseauthRevocationsLoaded(t, testTel,
