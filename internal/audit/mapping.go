@@ -228,7 +228,7 @@ func Flags(piiTypes []string) ComplianceFlags {
 	for _, t := range piiTypes {
 		f.PIIAccess = true
 		switch t {
-		case "email", "phone", "iban", "ip_address", "aadhaar", "pan", "nik":
+		case "email", "phone", "iban", "ip_address", "aadhaar", "pan", "nik", "upi_vpa", "npwp":
 			f.GDPRApplicable = true
 		case "ssn":
 			f.GDPRApplicable = true

@@ -203,6 +203,8 @@ func TestContentKeysPerEvent(t *testing.T) {
 
 func TestFlagsAndMetrics(t *testing.T) {
 	assert.Equal(t, ComplianceFlags{}, Flags(nil))
+	assert.Equal(t, ComplianceFlags{PIIAccess: true, GDPRApplicable: true}, Flags([]string{"upi_vpa", "npwp"}), "personal financial identifiers")
+	assert.Equal(t, ComplianceFlags{PIIAccess: true, SecretExposure: true}, Flags([]string{"auth_header", "payment_key"}), "credentials")
 	f := Flags([]string{"ssn", "credit_card", "aws_access_key"})
 	assert.True(t, f.PIIAccess && f.HIPAARelevant && f.PCIRelevant && f.SecretExposure && f.GDPRApplicable)
 	assert.Equal(t, SecurityMetrics{RiskScore: 0, QueryComplexity: "low"}, Metrics(VerdictAllowed, "", 10))

@@ -56,6 +56,26 @@ const (
 	TypeNPWP                 Type = "npwp"
 )
 
+// personal are the types that identify a person or their finances; every other type is a secret (a credential).
+var personal = map[Type]bool{
+	TypeEmail: true, TypePhone: true, TypeSSN: true, TypeCreditCard: true, TypeIBAN: true, TypeAadhaar: true,
+	TypePAN: true, TypeNIK: true, TypeIPAddress: true, TypeUPIVPA: true, TypeNPWP: true,
+}
+
+// Secret reports whether t is a credential (a key, token, password or private key) rather than personal data.
+func (t Type) Secret() bool { return typeIndex(t) >= 0 && !personal[t] }
+
+// SecretTypes returns the credential types in priority order.
+func SecretTypes() []Type {
+	var out []Type
+	for _, t := range priority {
+		if t.Secret() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // priority lists every type from most to least specific; it breaks ties between findings with the same span so
 // that, e.g., a GitHub token assigned to GITHUB_TOKEN= is reported as github_token, not secret_assignment.
 var priority = [...]Type{

@@ -605,3 +605,25 @@ func TestLongValues(t *testing.T) {
 		require.Equal(t, tc.want, r.Text)
 	}
 }
+
+// Every type is either personal data or a secret, and the policy that blocks secrets in tool input reads
+// SecretTypes: a new credential type is covered without a second list.
+func TestSecretTypesPartitionTheTypes(t *testing.T) {
+	secrets := map[Type]bool{}
+	for _, st := range SecretTypes() {
+		secrets[st] = true
+	}
+	for _, ty := range AllTypes() {
+		if personal[ty] == secrets[ty] {
+			t.Errorf("%s is both or neither personal and secret", ty)
+		}
+	}
+	for _, ty := range []Type{TypeAuthHeader, TypeAWSSecretKey, TypeAzureKey, TypeGCPServiceAccount, TypePaymentKey, TypeCredentialAssignment, TypeJWT} {
+		if !ty.Secret() {
+			t.Errorf("%s should be a secret", ty)
+		}
+	}
+	if TypeUPIVPA.Secret() || TypeEmail.Secret() || Type("nope").Secret() {
+		t.Error("personal or unknown types are not secrets")
+	}
+}

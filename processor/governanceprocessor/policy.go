@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/pii"
 )
 
 // Built-in verdict rules (docs/ARCHITECTURE.md §6). They are always evaluated and always listed in policy_details.
@@ -37,12 +38,21 @@ const (
 		`|chmod\\s+-R\\s+0?777\\s+/(\\s|$|[\"';&])` +
 		`|>\\s*/dev/(sd|hd|nvme)[a-z0-9]*(\\s|$|[\"'])`
 
-	secretTokenRE = `\\[(REDACTED:)?(aws_access_key|github_token|slack_token|google_api_key|anthropic_key|openai_key|jwt|private_key|url_password|secret_assignment)[:\\]]`
-
 	prodCredentialRE = `(?i)(\\b(prod|production)[-_.]?(db|database|rds|mysql|postgres|pg)?[-_.]?(password|passwd|pwd|secret|token|credentials?|api[-_]?key)\\b` +
 		`|AWS_PROFILE=[\\w-]*prod|--profile[= ][\\w-]*prod|--context[= ][\\w-]*prod` +
 		`|\\.env\\.prod(uction)?\\b|secrets?/prod(uction)?\\b)`
 )
+
+// secretTokenRE matches the mask token of every credential type the engine knows (pii.SecretTypes), in redact
+// ([REDACTED:aws_secret_key]) and hash ([aws_secret_key:1a2b3c4d]) modes: masking runs before policies, so a secret
+// in tool input is seen by its token.
+var secretTokenRE = func() string {
+	names := make([]string, 0, 16)
+	for _, t := range pii.SecretTypes() {
+		names = append(names, string(t))
+	}
+	return `\\[(REDACTED:)?(` + strings.Join(names, "|") + `)[:\\]]`
+}()
 
 func toolInputMatches(re string) string {
 	return fmt.Sprintf(`%s and ((attributes["tool_input"] != nil and IsMatch(attributes["tool_input"], "%s")) or (attributes["tool_parameters"] != nil and IsMatch(attributes["tool_parameters"], "%s")))`, toolEvent, re, re)
