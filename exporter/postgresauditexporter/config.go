@@ -38,6 +38,18 @@ type Config struct {
 	Pool      PoolConfig      `mapstructure:"pool"`
 	Fallback  FallbackConfig  `mapstructure:"fallback"`
 	Retention RetentionConfig `mapstructure:"retention"`
+	// Integrity holds the audit signing key the retention markers are signed with (the governance processor's key:
+	// the same file or value as its integrity.signing_key_file / signing_key).
+	Integrity IntegrityConfig `mapstructure:"integrity"`
+}
+
+// IntegrityConfig is the Ed25519 audit signing key (PEM PKCS#8 file, or inline PEM / base64 seed) and its key id
+// (default: the RFC 7638 thumbprint). Without it, retention still deletes what the policy allows but its markers
+// stay unsigned, and `govctl verify` does not accept the gaps they describe.
+type IntegrityConfig struct {
+	SigningKeyFile string              `mapstructure:"signing_key_file"`
+	SigningKey     configopaque.String `mapstructure:"signing_key"`
+	KeyID          string              `mapstructure:"key_id"`
 }
 
 // PoolConfig sizes the connection pool.
@@ -134,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if r.BatchSize < 1 || r.BatchSize > maxRetentionBatchSize {
 		errs = append(errs, fmt.Errorf("retention.batch_size must be between 1 and %d", maxRetentionBatchSize))
+	}
+	if c.Integrity.SigningKeyFile != "" && c.Integrity.SigningKey != "" {
+		errs = append(errs, errors.New("integrity: set signing_key_file or signing_key, not both"))
 	}
 	seen := map[string]bool{}
 	for _, cat := range r.Categories {

@@ -3,6 +3,7 @@ package postgresauditexporter // import "github.com/govcol/govcol/exporter/postg
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -40,6 +42,11 @@ type auditExporter struct {
 	dead   *deadLetterFile
 	ready  atomic.Bool // schema migrated and partitions ensured
 	readyM sync.Mutex
+	// warnedOwner: the role standing was logged once.
+	warnedOwner bool
+	// signingKey signs retention markers (nil: markers stay unsigned).
+	signingKey ed25519.PrivateKey
+	keyID      string
 
 	// pending holds each batch that failed at least once and is neither stored nor spilled yet, with the time of its
 	// first failure. exporterhelper retries a batch with the same plog.Logs, which identifies it.
@@ -76,7 +83,15 @@ func newAuditExporter(cfg *Config, set component.TelemetrySettings) (*auditExpor
 	}, nil
 }
 
-func (e *auditExporter) start(ctx context.Context, _ component.Host) error {
+func (e *auditExporter) start(ctx context.Context, _ component.Host) (err error) {
+	ic := e.cfg.Integrity
+	if e.signingKey, e.keyID, err = integrity.LoadSigningKey(ic.SigningKeyFile, string(ic.SigningKey), ic.KeyID); err != nil {
+		return fmt.Errorf("postgresaudit: integrity: %w", err)
+	}
+	if e.signingKey == nil && len(e.cfg.Retention.Categories) > 0 {
+		e.logger.Warn("Retention is configured without integrity.signing_key_file / signing_key: its markers will be " +
+			"unsigned and `govctl verify` will report the gaps retention leaves")
+	}
 	pcfg, err := pgxpool.ParseConfig(e.cfg.dsn())
 	if err != nil {
 		// pgx's parse errors may quote the DSN; say only which setting is wrong.
@@ -111,7 +126,11 @@ func (e *auditExporter) start(ctx context.Context, _ component.Host) error {
 	return nil
 }
 
-// ensureReady migrates the schema (when create_schema) and creates the partitions, once.
+// ensureReady prepares the schema once (when create_schema). Connected as the owner of the audit table (or to a
+// database without it) the exporter applies the migrations and writes its retention categories into the policy
+// table. Connected as any other role (the writer `govctl db init` creates) it cannot and must not change the
+// schema: it checks that the schema is at least at the version it needs and leaves it alone. Either way it keeps the
+// partitions ahead through <table>_ensure_partitions (SECURITY DEFINER, so the writer may call it).
 func (e *auditExporter) ensureReady(ctx context.Context) error {
 	if e.ready.Load() {
 		return nil
@@ -126,10 +145,36 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = migrateSchema(ctx, conn.Conn(), e.cfg.Table, e.cfg.CheckpointsTable)
+		role, err := inspectSchema(ctx, conn.Conn(), e.cfg.Table)
+		if err == nil && (!role.exists || role.owner) {
+			if err = migrateSchema(ctx, conn.Conn(), e.cfg.Table, e.cfg.CheckpointsTable); err == nil {
+				err = syncRetentionPolicy(ctx, conn.Conn(), e.cfg.Table, e.cfg.Retention.Categories)
+			}
+			if err == nil {
+				role, err = inspectSchema(ctx, conn.Conn(), e.cfg.Table)
+			}
+			if err == nil && role.retentionSelf && !e.warnedOwner {
+				e.warnedOwner = true
+				e.logger.Warn("The collector's database role owns the audit schema and the retention function: it could " +
+					"disable the append-only triggers and delete records. Run `govctl db init` and connect with the writer " +
+					"role's DSN (postgresaudit README, Roles and privileges)")
+			}
+		}
 		conn.Release()
 		if err != nil {
 			return err
+		}
+		if role.exists && !role.owner {
+			if want := schemaVersion(); role.version < want {
+				return fmt.Errorf("the audit schema is at version %d and this collector needs %d; it is connected as a "+
+					"role that does not own the schema (the writer role), so it cannot migrate: apply the migrations as "+
+					"the owner (`govctl db init --dsn <owner or superuser DSN>`)", role.version, want)
+			}
+			if !e.warnedOwner {
+				e.warnedOwner = true
+				e.logger.Info("Connected as a role that does not own the audit schema (the writer role): migrations "+
+					"skipped, schema version checked", zap.Int("schema_version", role.version))
+			}
 		}
 		if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
 			return fmt.Errorf("creating partitions: %w", err)
@@ -582,18 +627,21 @@ func (e *auditExporter) maintenanceLoop() {
 	}
 }
 
-// runRetention deletes expired records category by category, in bounded batches.
+// runRetention deletes expired records category by category, in bounded batches, through the retention function.
+// Each batch is one transaction: the function deletes what the policy allows and writes a marker per chain touched;
+// the exporter signs every marker with the audit signing key before the transaction commits.
 func (e *auditExporter) runRetention(ctx context.Context) {
 	if len(e.cfg.Retention.Categories) == 0 || e.ensureReady(ctx) != nil {
 		return
 	}
-	sql := "SELECT " + e.cfg.Table + "_retention_delete($1, $2, $3, $4)"
 	for _, p := range planRetention(e.cfg.Retention.Categories) {
-		cutoff := e.now().Add(-p.maxAge)
+		// A minute of margin for the clocks of collector and database: the function refuses a cutoff younger than
+		// the policy by its own clock.
+		cutoff := e.now().Add(-p.maxAge - retentionClockMargin)
 		var total int64
 		for ctx.Err() == nil {
-			var n int64
-			if err := e.pool.QueryRow(ctx, sql, p.prefix, p.excluded, cutoff, e.cfg.Retention.BatchSize).Scan(&n); err != nil {
+			n, err := e.retentionBatch(ctx, p.prefix, cutoff)
+			if err != nil {
 				e.logger.Warn("Retention failed", zap.String("category", categoryLabel(p.prefix)), zap.String("error", safeError(err)))
 				break
 			}
@@ -608,6 +656,64 @@ func (e *auditExporter) runRetention(ctx context.Context) {
 			e.logger.Info("Retention deleted audit records", zap.String("category", categoryLabel(p.prefix)), zap.Int64("records", total))
 		}
 	}
+}
+
+const retentionClockMargin = time.Minute
+
+// retentionBatch runs one bounded deletion and signs its markers, in one transaction.
+func (e *auditExporter) retentionBatch(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	tx, err := e.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	t := e.cfg.Table
+	var n int64
+	var ids []int64
+	if err := tx.QueryRow(ctx, "SELECT deleted, marker_ids FROM "+t+"_retention_delete($1, $2, $3)",
+		prefix, cutoff, e.cfg.Retention.BatchSize).Scan(&n, &ids); err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 && e.signingKey != nil {
+		markers, err := readMarkers(ctx, tx, t, ids)
+		if err != nil {
+			return 0, err
+		}
+		for i := range markers {
+			markers[i].m.Sign(e.signingKey, e.keyID)
+			if _, err := tx.Exec(ctx, "SELECT "+t+"_retention_sign($1, $2, $3)", markers[i].id, markers[i].m.KeyID, markers[i].m.Signature); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 && e.signingKey == nil {
+		e.logger.Warn("Retention markers stored unsigned (no integrity signing key configured): `govctl verify` will "+
+			"report the gaps", zap.Int("markers", len(ids)))
+	}
+	return n, nil
+}
+
+type storedMarker struct {
+	id int64
+	m  integrity.RetentionMarker
+}
+
+// readMarkers reads the markers with the given ids.
+func readMarkers(ctx context.Context, tx pgx.Tx, table string, ids []int64) ([]storedMarker, error) {
+	rows, err := tx.Query(ctx, "SELECT id, tenant_id, chain_id, from_seq, to_seq, count, category, reason, cutoff, "+
+		"deleted_at, key_id, signature FROM "+table+"_retention_markers WHERE id = ANY($1) ORDER BY id", ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedMarker, error) {
+		var s storedMarker
+		err := r.Scan(&s.id, &s.m.TenantID, &s.m.ChainID, &s.m.FromSeq, &s.m.ToSeq, &s.m.Count, &s.m.Category,
+			&s.m.Reason, &s.m.Cutoff, &s.m.DeletedAt, &s.m.KeyID, &s.m.Signature)
+		return s, err
+	})
 }
 
 // shutdown runs after exporterhelper drained its queue. Batches still failing then (their retries were interrupted

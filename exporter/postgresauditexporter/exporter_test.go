@@ -156,8 +156,15 @@ func TestImmutability(t *testing.T) {
 	assert.EqualValues(t, 11, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
 	assert.EqualValues(t, 0, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE user_email = 'x'"))
 
-	// The retention path deletes.
-	assert.EqualValues(t, 11, queryInt(t, dsn, "SELECT audit_logs_retention_delete('', '{}', now() + interval '1 day', 100)"))
+	// The retention path deletes only what the owner's policy allows (no policy: kept; a cutoff younger than the
+	// policy: refused); the split-role cases are in roles_test.go.
+	_, err = c.Exec(ctx, "SELECT audit_logs_retention_delete('', now() - interval '10 days', 100)")
+	requireSQLState(t, err, "42501")
+	_, err = c.Exec(ctx, "INSERT INTO audit_logs_retention_policy (category, days) VALUES ('', 1)")
+	require.NoError(t, err)
+	_, err = c.Exec(ctx, "SELECT audit_logs_retention_delete('', now(), 100)")
+	requireSQLState(t, err, "42501")
+	assert.EqualValues(t, 11, queryInt(t, dsn, "SELECT deleted FROM audit_logs_retention_delete('', now() - interval '1 day', 100)"))
 	assert.EqualValues(t, 0, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
 }
 

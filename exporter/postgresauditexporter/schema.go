@@ -3,12 +3,13 @@ package postgresauditexporter // import "github.com/govcol/govcol/exporter/postg
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -41,8 +42,63 @@ func migrateSchema(ctx context.Context, conn *pgx.Conn, table, checkpoints strin
 	return nil
 }
 
+// querier is a connection, a pool or a transaction.
+type querier interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+// schemaVersion is the number of embedded migrations: the version a fully migrated schema records.
+func schemaVersion() int {
+	entries, _ := fs.Glob(migrationFiles, "migrations/*.sql")
+	return len(entries)
+}
+
+// schemaRole is how the connected role stands to the audit schema.
+type schemaRole struct {
+	exists bool // the audit table exists
+	owner  bool // the connected role owns it (or is a member of its owner, or a superuser): it may migrate
+	// retentionSelf: the connected role also owns the retention function, so it may delete directly (single-role
+	// setup: the append-only guarantees do not hold against this role).
+	retentionSelf bool
+	version       int // the recorded schema version (0 when unknown)
+}
+
+// inspectSchema reports the connected role's standing; it reads only catalogs and the version table.
+func inspectSchema(ctx context.Context, q querier, table string) (schemaRole, error) {
+	var s schemaRole
+	err := q.QueryRow(ctx, `SELECT pg_has_role(current_user, c.relowner, 'USAGE'),
+		coalesce((SELECT p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) FROM pg_proc p
+		 WHERE p.oid = to_regprocedure(format('%I.%I(text,timestamptz,integer)', n.nspname, $1 || '_retention_delete'))), false)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($2)`,
+		table, pgx.Identifier{table}.Sanitize()).Scan(&s.owner, &s.retentionSelf)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	s.exists = true
+	if err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+pgx.Identifier{table + "_schema_version"}.Sanitize()).Scan(&s.version); err != nil {
+		s.version = 0 // no version table, or no privilege on it: the caller decides
+	}
+	return s, nil
+}
+
+// syncRetentionPolicy writes the configured categories into the policy table (owner only).
+func syncRetentionPolicy(ctx context.Context, q querier, table string, cats []RetentionCategory) error {
+	for _, c := range cats {
+		if _, err := q.Exec(ctx, "INSERT INTO "+table+"_retention_policy (category, days) VALUES ($1, $2) "+
+			"ON CONFLICT (category) DO UPDATE SET days = EXCLUDED.days, updated_at = now() "+
+			"WHERE "+table+"_retention_policy.days <> EXCLUDED.days", c.RequestTypePrefix, c.Days); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ensurePartitions creates the monthly partitions from last month to monthsAhead months after the current one.
-func ensurePartitions(ctx context.Context, pool *pgxpool.Pool, table string, now time.Time, monthsAhead int) error {
+func ensurePartitions(ctx context.Context, pool querier, table string, now time.Time, monthsAhead int) error {
 	first := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC)
 	_, err := pool.Exec(ctx, "SELECT "+table+"_ensure_partitions($1::date, $2)", first, monthsAhead+2)
 	return err
