@@ -63,17 +63,17 @@ func TestAbuseSmoke(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusOK, post("application/json", record(deep, ""), lic), "deep nesting")
 	assert.Equal(t, http.StatusOK, post("application/json", record("{\"stringValue\":\"utf8 \xff\xfe here\"}",
-		`{"key":"event.name","value":{"stringValue":"abuse_utf8"}}`), lic), "invalid UTF-8")
+		`{"key":"event.name","value":{"stringValue":"user_prompt"}},{"key":"session.id","value":{"stringValue":"abuse-utf8"}}`), lic), "invalid UTF-8")
 	// Identity spoofing in attributes, resource (above) and headers for tenant, and a claimed developer identity in
 	// the attributes: the license decides the tenant; with no identity header or license email the developer is the
 	// license's client, the claim is not an identity.
 	assert.Equal(t, http.StatusOK, post("application/json", record(`{"stringValue":"spoof"}`,
-		`{"key":"event.name","value":{"stringValue":"abuse_spoof"}},{"key":"audit.tenant_id","value":{"stringValue":"evil-tenant"}},`+
+		`{"key":"event.name","value":{"stringValue":"user_prompt"}},{"key":"session.id","value":{"stringValue":"abuse-spoof"}},{"key":"audit.tenant_id","value":{"stringValue":"evil-tenant"}},`+
 			`{"key":"tenant_id","value":{"stringValue":"evil-tenant"}},{"key":"org_id","value":{"stringValue":"evil-org"}},`+
 			`{"key":"user.email","value":{"stringValue":"mallory@attacker.example"}},{"key":"audit.user_email","value":{"stringValue":"mallory@attacker.example"}}`),
 		lic, "X-Tenant-Id", "evil-tenant"))
 	// Still serving.
-	assert.Equal(t, http.StatusOK, post("application/json", record(`{"stringValue":"ok"}`, `{"key":"event.name","value":{"stringValue":"abuse_ok"}}`), lic))
+	assert.Equal(t, http.StatusOK, post("application/json", record(`{"stringValue":"ok"}`, `{"key":"event.name","value":{"stringValue":"user_prompt"}},{"key":"session.id","value":{"stringValue":"abuse-ok"}}`), lic))
 
 	db, err := pgx.Connect(context.Background(), c.PostgresDSN)
 	require.NoError(t, err)
@@ -84,14 +84,14 @@ func TestAbuseSmoke(t *testing.T) {
 		return n
 	}
 	require.Eventually(t, func() bool {
-		return count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_abuse_ok'`) == 1
+		return count(`SELECT count(*) FROM audit_logs WHERE session_id = 'abuse-ok'`) == 1
 	}, 20*time.Second, 200*time.Millisecond)
 	assert.Equal(t, 3, count(`SELECT count(*) FROM audit_logs`), "utf8, spoof and ok; the wide and the deep record were dropped")
 	assert.Zero(t, count(`SELECT count(*) FROM audit_logs a WHERE tenant_id <> 'tenant-e2e' OR a::text LIKE '%evil-%'`))
-	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_abuse_spoof'
+	assert.Equal(t, 1, count(`SELECT count(*) FROM audit_logs WHERE session_id = 'abuse-spoof'
 		AND user_email = 'client:client-e2e' AND identity_source = 'fallback'`), "a claimed email is not an identity")
 	assert.Zero(t, count(`SELECT count(*) FROM audit_logs WHERE user_email LIKE '%attacker%'`))
-	assert.Equal(t, 1, count("SELECT count(*) FROM audit_logs WHERE request_type = 'claude_code_abuse_utf8'"),
+	assert.Equal(t, 1, count("SELECT count(*) FROM audit_logs WHERE session_id = 'abuse-utf8'"),
 		"invalid UTF-8 is stored (as U+FFFD), not dead-lettered")
 	assert.Equal(t, 1.0, c.Metric(t, "otelcol_governance_records_dropped", `reason="too_many_attributes"`))
 	assert.Equal(t, 1.0, c.Metric(t, "otelcol_governance_records_dropped", `reason="too_deep"`))
