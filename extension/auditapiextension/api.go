@@ -3,7 +3,6 @@ package auditapiextension // import "github.com/govcol/govcol/extension/auditapi
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,19 +13,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/govcol/govcol/internal/audit"
 )
-
-// caller is who a request authenticated as: the tenant and tier come from the license only.
-type caller struct {
-	tenant string
-	admin  bool
-}
 
 func (a *auditAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/audit/verify", a.handle("verify", a.verify))
@@ -76,7 +68,6 @@ func (a *auditAPI) handle(route string, h func(context.Context, caller, http.Res
 			}
 			a.tb.AuditapiRequests.Add(context.Background(), 1, metric.WithAttributes(attribute.String("route", route), attribute.String("code", class)))
 		}()
-		w.Header().Set("Cache-Control", "no-store")
 		ctx, err := a.auth.Authenticate(r.Context(), r.Header)
 		if err != nil {
 			writeError(w, &apiError{http.StatusUnauthorized, "a valid license is required (Authorization: Bearer <license>)"})
@@ -105,19 +96,6 @@ func (a *auditAPI) handle(route string, h func(context.Context, caller, http.Res
 			}
 		}
 	}
-}
-
-func (a *auditAPI) callerOf(ctx context.Context) (caller, error) {
-	info := client.FromContext(ctx)
-	if info.Auth == nil {
-		return caller{}, &apiError{http.StatusUnauthorized, "unauthenticated"}
-	}
-	tenant, _ := info.Auth.GetAttribute("tenant_id").(string)
-	tier, _ := info.Auth.GetAttribute("tier").(string)
-	if tenant == "" {
-		return caller{}, &apiError{http.StatusUnauthorized, "license without tenant"}
-	}
-	return caller{tenant: tenant, admin: tier == a.cfg.AdminTier}, nil
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -200,53 +178,20 @@ func jsonProblem(err error) string {
 	return "not a JSON object"
 }
 
-// where builds the WHERE clause of f for c; queries only ever use parameters.
-func (a *auditAPI) where(c caller, f filter) (string, []any, error) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
-	}
-	switch {
-	case !c.admin && f.TenantID != "" && f.TenantID != c.tenant:
-		return "", nil, &apiError{http.StatusForbidden, "a license reads its own tenant only"}
-	case !c.admin:
-		add("tenant_id = $%d", c.tenant)
-	case f.TenantID != "":
-		add("tenant_id = $%d", f.TenantID)
-	}
-	if !f.start.IsZero() {
-		add(`"timestamp" >= $%d`, f.start)
-	}
-	if !f.end.IsZero() {
-		add(`"timestamp" < $%d`, f.end)
-	}
-	for _, p := range []struct{ col, v string }{{"user_email", f.UserEmail}, {"client_id", f.ClientID},
-		{"session_id", f.SessionID}, {"request_type", f.RequestType}, {"policy_decision", f.Action}, {"origin", f.Origin}} {
-		if p.v != "" {
-			add(p.col+" = $%d", p.v)
-		}
-	}
-	if len(conds) == 0 {
-		return "TRUE", args, nil
-	}
-	return strings.Join(conds, " AND "), args, nil
-}
-
 func (a *auditAPI) get(ctx context.Context, c caller, w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 {
 		return badRequest("invalid id")
 	}
-	q := "SELECT to_jsonb(a) FROM " + a.cfg.Table + " a WHERE id = $1"
-	args := []any{id}
-	if !c.admin {
-		q += " AND tenant_id = $2" // another tenant's record is as absent as a missing one
-		args = append(args, c.tenant)
+	// A record outside what the license may read is as absent as a missing one.
+	cond, args, err := a.where(c, filter{})
+	if err != nil {
+		return err
 	}
+	args = append(args, id)
+	q := fmt.Sprintf("SELECT to_jsonb(a) FROM %s a WHERE %s AND id = $%d LIMIT 1", a.cfg.Table, cond, len(args))
 	var row json.RawMessage
-	err := a.pool.QueryRow(ctx, q+" LIMIT 1", args...).Scan(&row)
+	err = a.pool.QueryRow(ctx, q, args...).Scan(&row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &apiError{http.StatusNotFound, "not found"}
 	}
@@ -323,11 +268,7 @@ func (a *auditAPI) searchWith(ctx context.Context, c caller, f filter, w http.Re
 }
 
 func (a *auditAPI) tenant(ctx context.Context, c caller, w http.ResponseWriter, r *http.Request) error {
-	t := r.PathValue("tenant_id")
-	if !c.admin && t != c.tenant {
-		return &apiError{http.StatusForbidden, "a license reads its own tenant only"}
-	}
-	f := filter{TenantID: t}
+	f := filter{TenantID: r.PathValue("tenant_id")} // where refuses a tenant the license may not read
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -419,115 +360,4 @@ func (a *auditAPI) report(ctx context.Context, c caller, w http.ResponseWriter, 
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// Export headers when the export was capped.
-const (
-	HeaderTruncated = "X-Audit-Export-Truncated"
-	HeaderRowCap    = "X-Audit-Export-Row-Cap"
-)
-
-func (a *auditAPI) export(ctx context.Context, c caller, w http.ResponseWriter, r *http.Request) error {
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		format = "json"
-	}
-	if format != "csv" && format != "json" {
-		return badRequest("format must be csv or json")
-	}
-	f, err := decodeFilter(r)
-	if err != nil {
-		return err
-	}
-	if f.Limit != nil || f.Offset != nil {
-		return badRequest("limit and offset do not apply to an export (it is capped at %d rows)", a.cfg.ExportRowCap)
-	}
-	cond, args, err := a.where(c, f)
-	if err != nil {
-		return err
-	}
-	var total int64
-	if err := a.pool.QueryRow(ctx, "SELECT count(*) FROM "+a.cfg.Table+" WHERE "+cond, args...).Scan(&total); err != nil {
-		return err
-	}
-	if total > int64(a.cfg.ExportRowCap) {
-		w.Header().Set(HeaderTruncated, "true")
-		w.Header().Set(HeaderRowCap, strconv.Itoa(a.cfg.ExportRowCap))
-	}
-	q := fmt.Sprintf(`SELECT to_jsonb(a) FROM %s a WHERE %s ORDER BY "timestamp" DESC, id LIMIT %d`, a.cfg.Table, cond, a.cfg.ExportRowCap)
-	rows, err := a.pool.Query(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	name := "audit-export-" + time.Now().UTC().Format("20060102T150405Z")
-	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-		cw := csv.NewWriter(w)
-		_ = cw.Write(audit.Columns)
-		for rows.Next() {
-			var raw json.RawMessage
-			if err := rows.Scan(&raw); err != nil {
-				return err
-			}
-			rec, err := csvRecord(raw)
-			if err != nil {
-				return err
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return rows.Err()
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
-	_, _ = io.WriteString(w, "[")
-	for n := 0; rows.Next(); n++ {
-		var raw json.RawMessage
-		if err := rows.Scan(&raw); err != nil {
-			return err
-		}
-		if n > 0 {
-			_, _ = io.WriteString(w, ",\n")
-		}
-		_, _ = w.Write(raw)
-	}
-	_, _ = io.WriteString(w, "]\n")
-	return rows.Err()
-}
-
-// csvRecord flattens a row in column order. Strings are written as they are, other values as JSON; a cell a
-// spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage return) is prefixed with a quote.
-func csvRecord(raw []byte) ([]string, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	out := make([]string, len(audit.Columns))
-	for i, col := range audit.Columns {
-		v := m[col]
-		switch {
-		case len(v) == 0 || string(v) == "null":
-		case v[0] == '"':
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, err
-			}
-			out[i] = s
-		default:
-			out[i] = string(v)
-		}
-		out[i] = neutraliseCell(out[i])
-	}
-	return out, nil
-}
-
-func neutraliseCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -28,8 +28,8 @@ type searchBody struct {
 func TestTenantIsolationOnEveryEndpoint(t *testing.T) {
 	var verifyKey string
 	fx := newFixture(t, func(c *Config) { c.VerifyPublicKeyFiles = []string{verifyKey} })
-	a := fx.priv("org-a", "tenant-a", "team")
-	admin := fx.priv("org-ops", "ops", "admin")
+	a := fx.tenantReader("tenant-a")
+	admin := fx.globalAdmin()
 	require.Len(t, fx.idsOf["tenant-a"], 11)
 	require.Len(t, fx.idsOf["tenant-b"], 11)
 
@@ -128,7 +128,7 @@ func TestAuthenticationRequired(t *testing.T) {
 
 func TestInputValidation(t *testing.T) {
 	fx := newFixture(t, nil)
-	a := fx.priv("org-a", "tenant-a", "team")
+	a := fx.tenantReader("tenant-a")
 	for body, want := range map[string]string{
 		`{"start_time":"yesterday"}`: "start_time must be an RFC 3339 time",
 		`{"limit":0}`:                "limit must be between 1 and 1000",
@@ -153,7 +153,7 @@ func TestInputValidation(t *testing.T) {
 
 func TestFiltersAndReport(t *testing.T) {
 	fx := newFixture(t, nil)
-	a := fx.priv("org-a", "tenant-a", "team")
+	a := fx.tenantReader("tenant-a")
 	var s searchBody
 	fx.do(t, "POST", "/api/v1/audit/search", a, `{"action":"redacted"}`).json(t, &s)
 	require.NotEmpty(t, s.Entries)
@@ -193,7 +193,7 @@ func TestExportCapHeadersAndCSVNeutralisation(t *testing.T) {
 	first.Attributes().PutStr(audit.AttrQuery, `=HYPERLINK("http://evil.example","x")`)
 	keepOnly(ld, first)
 	store(t, fx.dsn, ld)
-	a := fx.priv("org-a", "tenant-a", "team")
+	a := fx.tenantReader("tenant-a")
 
 	r := fx.do(t, "POST", "/api/v1/audit/export?format=csv", a, `{}`)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))

@@ -27,7 +27,8 @@ type Config struct {
 	DSN              configopaque.String `mapstructure:"dsn"`
 	Table            string              `mapstructure:"table"`
 	CheckpointsTable string              `mapstructure:"checkpoints_table"`
-	// AdminTier is the license tier that may read every tenant.
+	// AdminTier is deprecated and ignored: what a license may read is its `scope` claim (ingest, read, admin), no
+	// longer a free-text tier. Kept so that existing configurations still load; setting it logs a warning at start.
 	AdminTier string `mapstructure:"admin_tier"`
 	// QueryTimeout bounds every query.
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
@@ -54,9 +55,6 @@ func (c *Config) Validate() error {
 	}
 	if !tableName.MatchString(c.Table) || !tableName.MatchString(c.CheckpointsTable) {
 		errs = append(errs, fmt.Errorf("table and checkpoints_table must match %s", tableName))
-	}
-	if c.AdminTier == "" {
-		errs = append(errs, errors.New("admin_tier must be set"))
 	}
 	if c.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("query_timeout must be positive"))

@@ -30,7 +30,7 @@ func chromiumPath(t *testing.T) string {
 // panel, open the report, and save a screenshot (GOVCOL_ARTIFACTS_DIR, else the test's temp dir).
 func TestLogExplorerInHeadlessChromium(t *testing.T) {
 	fx := newFixture(t, nil)
-	lic := fx.priv("org-a", "tenant-a", "team")
+	lic := fx.tenantReader("tenant-a")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -72,6 +72,18 @@ func TestLogExplorerInHeadlessChromium(t *testing.T) {
 	reportText := text("#report")
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
+
+	// Under the page's Content-Security-Policy (issue 17, finding 8): style.css applied, app.js ran (above), an
+	// injected inline script is refused, and an export still downloads through its blob: URL.
+	headerBg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header")).backgroundColor`))
+	require.NoError(t, err)
+	assert.Equal(t, "rgb(29, 35, 48)", headerBg, "style.css is allowed")
+	inline, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.createElement("script");
+		s.textContent = "window.__inlineRan = true"; document.body.appendChild(s); return window.__inlineRan === true; })()`))
+	require.NoError(t, err)
+	assert.False(t, inline, "the CSP refuses inline scripts")
+	do(chromedp.Click("#export-csv"), chromedp.Sleep(time.Second))
+	assert.Contains(t, text("#status"), "Export ready")
 
 	assert.Contains(t, status, "records")
 	assert.NotContains(t, rows, "allowed", "the action filter applies")

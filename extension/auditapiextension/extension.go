@@ -50,6 +50,10 @@ func (a *auditAPI) Start(ctx context.Context, host component.Host) error {
 	if a.auth, ok = ext.(extensionauth.Server); !ok {
 		return fmt.Errorf("auditapi: %q is not a server authenticator", a.cfg.Authenticator)
 	}
+	if a.cfg.AdminTier != "" {
+		a.logger.Warn("auditapi: admin_tier is deprecated and ignored; an admin is a license issued with scope admin " +
+			"(govctl license issue --scope admin), limited to its organisation unless issued --global")
+	}
 	if len(a.cfg.VerifyPublicKeyFiles) > 0 {
 		keys, err := license.LoadKeySet(a.cfg.VerifyPublicKeyFiles, "")
 		if err != nil {
@@ -77,7 +81,7 @@ func (a *auditAPI) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("auditapi: listen on %s: %w", a.cfg.NetAddr.Endpoint, err)
 	}
-	a.server, err = a.cfg.ToServer(ctx, host.GetExtensions(), a.set, mux)
+	a.server, err = a.cfg.ToServer(ctx, host.GetExtensions(), a.set, securityHeaders(mux))
 	if err != nil {
 		ln.Close()
 		return err

@@ -24,7 +24,6 @@ func createDefaultConfig() component.Config {
 		Authenticator:    component.MustNewID("licenseauth"),
 		Table:            "audit_logs",
 		CheckpointsTable: "audit_checkpoints",
-		AdminTier:        "admin",
 		QueryTimeout:     10 * time.Second,
 		MaxPageSize:      1000,
 		ExportRowCap:     50_000,

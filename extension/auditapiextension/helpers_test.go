@@ -45,7 +45,8 @@ func (h fakeHost) GetExtensions() map[component.ID]component.Component { return 
 type fixture struct {
 	base  string
 	dsn   string
-	priv  func(org, tenant, tier string) string
+	// issue signs claims with the key the fixture's licenseauth trusts.
+	issue func(c license.Claims) string
 	cfg   *Config
 	pub   string
 	idsOf map[string][]string // tenant -> record ids
@@ -111,8 +112,8 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	t.Cleanup(func() { _ = ext.Shutdown(context.Background()) })
 
 	fx := &fixture{base: fmt.Sprintf("http://127.0.0.1:%d", port), dsn: dsn, cfg: cfg, pub: pubPath, idsOf: map[string][]string{}}
-	fx.priv = func(org, tenant, tier string) string {
-		tok, err := license.Issue(priv, license.NewClaims(org, tenant, "client-"+tenant, tier, "", time.Now(), time.Hour))
+	fx.issue = func(c license.Claims) string {
+		tok, err := license.Issue(priv, c)
 		require.NoError(t, err)
 		return tok
 	}
@@ -124,10 +125,32 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	return fx
 }
 
+// claims are the claims of a license for tenant in the organisation the fixture records carry ("org-<tenant>").
+func claims(tenant string, scope license.Scope) license.Claims {
+	c := license.NewClaims("org-"+tenant, tenant, "client-"+tenant, "", "", time.Now(), time.Hour)
+	c.Scope = scope
+	return c
+}
+
+// tenantReader is a read license granted its whole tenant.
+func (fx *fixture) tenantReader(tenant string) string {
+	c := claims(tenant, license.ScopeRead)
+	c.ReadTenant = true
+	return fx.issue(c)
+}
+
+// globalAdmin is an admin license issued as global: it reads every organisation.
+func (fx *fixture) globalAdmin() string {
+	c := license.NewClaims("org-ops", "ops", "client-ops", "", "", time.Now(), time.Hour)
+	c.Scope, c.Global = license.ScopeAdmin, true
+	return fx.issue(c)
+}
+
 type response struct {
-	status int
-	header http.Header
-	body   []byte
+	status  int
+	header  http.Header
+	trailer http.Header
+	body    []byte
 }
 
 func (r response) json(t *testing.T, v any) {
@@ -148,7 +171,7 @@ func (fx *fixture) do(t *testing.T, method, path, lic, body string) response {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: resp.StatusCode, header: resp.Header, trailer: resp.Trailer, body: b}
 }
 
 func pgxQueryStrings(t *testing.T, dsn, q string, args ...any) ([]string, error) {

@@ -138,6 +138,10 @@
     try {
       const res = await api("POST", "/api/v1/audit/export?format=" + format, filters());
       const blob = await res.blob();
+      // An export that failed mid-stream ends with a marker ("# error: export incomplete ..." in CSV, a final
+      // {"error": "export incomplete ..."} in JSON); the X-Export-Status trailer is not visible to fetch.
+      const tail = await blob.slice(Math.max(0, blob.size - 512)).text();
+      if (tail.includes("export incomplete")) { status("Export incomplete: the download stopped early; try again or narrow the filters", true); return; }
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
       a.download = "audit-export." + format;
