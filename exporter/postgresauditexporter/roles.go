@@ -30,6 +30,9 @@ type DBInitOptions struct {
 	RotatePasswords bool
 	// NoPasswords creates the login roles without passwords (a trust-authenticated local cluster: the quick start).
 	NoPasswords bool
+	// Adopt hands an existing audit schema owned by another role (a single-role setup, where the collector created
+	// it) to the owner role: the tables, partitions, their sequences and the functions named after the table.
+	Adopt bool
 	// PartitionMonthsAhead as in the exporter's configuration (0 = the default, 3).
 	PartitionMonthsAhead int
 }
@@ -46,6 +49,7 @@ type DBInitResult struct {
 	Created                         []string // roles created by this run
 	PasswordsSet                    []string // roles whose password this run set
 	SchemaVersion                   int
+	Adopted                         string // the previous owner, when Adopt moved the schema
 	RetentionFunctionOwner, Warning string
 }
 
@@ -197,9 +201,15 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	if err := conn.QueryRow(ctx, "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = to_regclass($1)", id(t)).Scan(&tableOwner); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	if tableOwner != nil && *tableOwner != roles.Owner {
+	if tableOwner != nil && *tableOwner != roles.Owner && opts.Adopt {
+		if err := adopt(ctx, conn, t, cp, roles.Owner); err != nil {
+			return nil, err
+		}
+		res.Adopted = *tableOwner
+	} else if tableOwner != nil && *tableOwner != roles.Owner {
 		return nil, fmt.Errorf("%s exists and is owned by %s (a single-role setup): make %s its owner first, e.g. "+
-			"`REASSIGN OWNED BY %s TO %s` in this database (all of that role's objects here), then run this again",
+			"`REASSIGN OWNED BY %s TO %s` in this database (all of that role's objects here), or run this again with "+
+			"--adopt (hands the audit tables, partitions and functions to the owner)",
 			t, *tableOwner, roles.Owner, id(*tableOwner), id(roles.Owner))
 	}
 
@@ -333,4 +343,32 @@ func newPassword() (password, verifier string, err error) {
 	serverKey := mac(salted, "Server Key")
 	enc := base64.StdEncoding.EncodeToString
 	return password, fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, enc(salt), enc(stored[:]), enc(serverKey)), nil
+}
+
+// adopt makes owner the owner of every audit object: the tables named table, table_*, checkpoints (partitions,
+// re-deliveries, markers, policy, version, chain registry) and the functions named table_*.
+func adopt(ctx context.Context, conn *pgx.Conn, table, checkpoints, owner string) error {
+	rows, err := conn.Query(ctx, `SELECT format('ALTER %s %I.%I OWNER TO %I',
+			CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname, $3::text)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'S')
+		  AND (c.relname = $1 OR starts_with(c.relname, $1 || '_') OR c.relname = $2)
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') AND c.relkind = 'S')
+		UNION ALL
+		SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, $3::text)
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = current_schema() AND starts_with(p.proname, $1 || '_')`, table, checkpoints, owner)
+	if err != nil {
+		return err
+	}
+	stmts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, sql := range stmts {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("adopting the audit schema: %s", safeError(err))
+		}
+	}
+	return nil
 }

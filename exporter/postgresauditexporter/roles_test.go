@@ -243,3 +243,28 @@ func TestRetentionAsWriterLeavesSignedMarkers(t *testing.T) {
 		assert.Equal(t, "42501", pgCode(err), "%s: %v", sql, err)
 	}
 }
+
+// A schema an earlier single-role setup created (here the superuser, as the quick start did) is refused without
+// Adopt and handed to the owner role with it; the records stay and the writer reads them.
+func TestInitDatabaseAdoptsSingleRoleSchema(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	e := startExporter(t, testConfig(t, dsn), nil)
+	require.NoError(t, e.pushLogs(ctx, governed(t, "tenant-a")))
+	opts := DBInitOptions{RolePrefix: uniqueRolePrefix(t)}
+	_, err := InitDatabase(ctx, dsn, opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--adopt")
+	opts.Adopt = true
+	res, err := InitDatabase(ctx, dsn, opts)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres", res.Adopted)
+	assert.EqualValues(t, 11, queryInt(t, res.WriterDSN, "SELECT count(*) FROM audit_logs"))
+	assert.EqualValues(t, 0, queryInt(t, dsn, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND pg_get_userbyid(c.relowner) <> $1`, res.Roles.Owner))
+	assert.EqualValues(t, 1, queryInt(t, dsn, `SELECT count(*) FROM pg_proc WHERE proname = 'audit_logs_retention_delete'
+		AND pg_get_userbyid(proowner) = $1`, res.Roles.Maintenance))
+	w := connect(t, res.WriterDSN)
+	_, err = w.Exec(ctx, "BEGIN; SET LOCAL govcol.retention = 'on'; DELETE FROM audit_logs; COMMIT")
+	require.Equal(t, "42501", pgCode(err), "%v", err)
+}
