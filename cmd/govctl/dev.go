@@ -14,7 +14,14 @@ import (
 	"github.com/govcol/govcol/internal/license"
 )
 
-const devLicenseFile = "dev.license"
+// Development licenses: dev.license (scope ingest, in every laptop's OTEL_EXPORTER_OTLP_HEADERS) and
+// dev-admin.license (scope admin of the development organisation, pasted into the Log Explorer).
+const (
+	devLicenseFile      = "dev.license"
+	devAdminLicenseFile = "dev-admin.license"
+	devOrg              = "dev-org"
+	devTenant           = "dev-tenant"
+)
 
 type devOptions struct {
 	dir, email, endpoint, protocol string
@@ -25,9 +32,11 @@ func newDevCommand() *cobra.Command {
 	var o devOptions
 	initCmd := &cobra.Command{
 		Use:   "init",
-		Short: "Mint a signing key and a development license on first run, then print the Claude Code exports",
-		Long: "Creates <dir>/license-signing.key, the public key, and <dir>/dev.license when they are missing (an " +
-			"existing key and license are reused), then prints one `export NAME=value` line per variable that " +
+		Short: "Mint a signing key and development licenses on first run, then print the Claude Code exports",
+		Long: "Creates <dir>/license-signing.key, the public key, <dir>/dev.license (scope ingest: Claude Code's " +
+			"telemetry) and <dir>/dev-admin.license (scope admin of the development organisation: paste it into the " +
+			"Log Explorer) when they are missing (existing keys and licenses are reused), then prints one " +
+			"`export NAME=value` line per variable that " +
 			"points Claude Code at the local collector, so that `eval \"$(govctl dev init)\"` configures a shell.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return devInit(cmd.OutOrStdout(), cmd.ErrOrStderr(), o, time.Now())
@@ -54,22 +63,17 @@ func devInit(stdout, stderr io.Writer, o devOptions, now time.Time) error {
 	if err := devAuditKey(stderr, o.dir); err != nil {
 		return err
 	}
-	licPath := filepath.Join(o.dir, devLicenseFile)
-	raw, err := os.ReadFile(licPath)
-	lic := strings.TrimSpace(string(raw))
-	if errors.Is(err, os.ErrNotExist) || lic == "" {
-		lic, _, err = issueLicense(issueOptions{
-			keyFile: keyPath, org: "dev-org", tenant: "dev-tenant", client: "dev-client", tier: "development",
-			ttl: 90 * 24 * time.Hour,
-		}, now)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(licPath, []byte(lic+"\n"), 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "govctl: minted development license %s (org dev-org, tenant dev-tenant, client dev-client)\n", licPath)
-	} else if err != nil {
+	lic, err := devLicense(stderr, filepath.Join(o.dir, devLicenseFile), issueOptions{
+		keyFile: keyPath, org: devOrg, tenant: devTenant, client: "dev-client", tier: "development",
+		scope: string(license.ScopeIngest),
+	}, now)
+	if err != nil {
+		return err
+	}
+	if _, err := devLicense(stderr, filepath.Join(o.dir, devAdminLicenseFile), issueOptions{
+		keyFile: keyPath, org: devOrg, tenant: devTenant, client: "dev-admin", tier: "development",
+		scope: string(license.ScopeAdmin),
+	}, now); err != nil {
 		return err
 	}
 	headers := "Authorization=Bearer " + lic + ",X-User-Email=" + o.email + ",X-Axonflow-Client=claude-code"
@@ -86,6 +90,27 @@ func devInit(stdout, stderr io.Writer, o devOptions, now time.Time) error {
 		fmt.Fprintf(stdout, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
 	return nil
+}
+
+// devLicense returns the license in path, minting it (0600, atomically) when the file is missing or empty.
+func devLicense(stderr io.Writer, path string, o issueOptions, now time.Time) (string, error) {
+	raw, err := os.ReadFile(path)
+	if lic := strings.TrimSpace(string(raw)); err == nil && lic != "" {
+		return lic, nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	o.ttl, o.issuer, o.audience = license.DefaultTTL, license.Issuer, license.Audience
+	lic, _, err := issueLicense(o, now)
+	if err != nil {
+		return "", err
+	}
+	if err := license.WriteFileAtomic(path, []byte(lic+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stderr, "govctl: minted development license %s (scope %s; org %s, tenant %s, client %s)\n",
+		path, o.scope, o.org, o.tenant, o.client)
+	return lic, nil
 }
 
 // Checkpoint signing key of the quick start (config/local.yaml): integrity.signing_key_file, and the public key

@@ -39,8 +39,9 @@ func newKeygenCommand() *cobra.Command {
 	return cmd
 }
 
-// writeKeyPair writes a new key pair into dir. The private key is written 0600 and never overwritten unless force
-// is set, since losing it invalidates every license signed with it.
+// writeKeyPair writes a new key pair into dir. The private key is written atomically and 0600 (also over an
+// existing, looser file) and never overwritten unless force is set, since losing it invalidates every license
+// signed with it.
 func writeKeyPair(dir string, force bool) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -57,7 +58,7 @@ func writeKeyPair(dir string, force bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, jwksFile), append(jwks, '\n'), 0o644); err != nil {
+	if err := license.WriteFileAtomic(filepath.Join(dir, jwksFile), append(jwks, '\n'), 0o644); err != nil {
 		return "", err
 	}
 	return license.KeyID(pub), nil

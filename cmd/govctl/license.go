@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/govcol/govcol/internal/license"
@@ -22,6 +22,8 @@ func newLicenseCommand() *cobra.Command {
 
 type issueOptions struct {
 	keyFile, org, tenant, client, email, tier string
+	scope, issuer, audience                   string
+	readTenant, global                        bool
 	ttl                                       time.Duration
 }
 
@@ -30,6 +32,9 @@ func newLicenseIssueCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issue",
 		Short: "Sign a license for an organisation, tenant and client (optionally a developer email)",
+		Long: "Signs a license. --scope decides what it may do: ingest (default) sends telemetry and reads nothing; " +
+			"read reads the audit API — with --email only that developer's records, with --read-tenant the whole " +
+			"tenant; admin reads every tenant of --org, or every organisation with --global.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lic, _, err := issueLicense(o, time.Now())
 			if err != nil {
@@ -46,7 +51,12 @@ func newLicenseIssueCommand() *cobra.Command {
 	f.StringVar(&o.client, "client", "", "client id, the license's sub (required)")
 	f.StringVar(&o.email, "email", "", "developer email, for a per-developer license")
 	f.StringVar(&o.tier, "tier", "standard", "license tier (for example standard, enterprise, admin)")
-	f.DurationVar(&o.ttl, "ttl", 365*24*time.Hour, "validity from now")
+	f.StringVar(&o.scope, "scope", string(license.ScopeIngest), "what the license may do: ingest, read or admin")
+	f.BoolVar(&o.readTenant, "read-tenant", false, "scope read: read the whole tenant, not only the --email developer's records")
+	f.BoolVar(&o.global, "global", false, "scope admin: read every organisation, not only --org")
+	f.StringVar(&o.issuer, "issuer", license.Issuer, "iss claim (licenseauth issuer)")
+	f.StringVar(&o.audience, "audience", license.Audience, "aud claim (licenseauth audience)")
+	f.DurationVar(&o.ttl, "ttl", license.DefaultTTL, "validity from now (rotate licenses before they expire)")
 	for _, name := range []string{"org", "tenant", "client"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -57,15 +67,27 @@ func issueLicense(o issueOptions, now time.Time) (string, license.Claims, error)
 	if o.ttl <= 0 {
 		return "", license.Claims{}, errors.New("--ttl must be positive")
 	}
-	data, err := os.ReadFile(o.keyFile)
-	if err != nil {
-		return "", license.Claims{}, fmt.Errorf("read signing key: %w", err)
+	scope := license.Scope(o.scope)
+	email := strings.ToLower(strings.TrimSpace(o.email))
+	switch {
+	case !scope.Valid():
+		return "", license.Claims{}, errors.New("--scope must be ingest, read or admin")
+	case o.readTenant && scope != license.ScopeRead:
+		return "", license.Claims{}, errors.New("--read-tenant applies to --scope read only")
+	case o.global && scope != license.ScopeAdmin:
+		return "", license.Claims{}, errors.New("--global applies to --scope admin only")
+	case scope == license.ScopeRead && !o.readTenant && email == "":
+		return "", license.Claims{}, errors.New("--scope read needs --email (that developer's records) or --read-tenant (the whole tenant)")
+	case o.issuer == "" || o.audience == "":
+		return "", license.Claims{}, errors.New("--issuer and --audience must not be empty")
 	}
-	priv, err := license.ParsePrivateKeyPEM(data)
+	priv, err := license.LoadPrivateKeyFile(o.keyFile)
 	if err != nil {
-		return "", license.Claims{}, fmt.Errorf("signing key %s: %w", o.keyFile, err)
+		return "", license.Claims{}, err
 	}
-	claims := license.NewClaims(o.org, o.tenant, o.client, o.tier, strings.ToLower(strings.TrimSpace(o.email)), now, o.ttl)
+	claims := license.NewClaims(o.org, o.tenant, o.client, o.tier, email, now, o.ttl)
+	claims.Scope, claims.ReadTenant, claims.Global = scope, o.readTenant, o.global
+	claims.Issuer, claims.Audience = o.issuer, jwt.ClaimStrings{o.audience}
 	lic, err := license.Issue(priv, claims)
 	return lic, claims, err
 }
