@@ -14,7 +14,7 @@ export GOVCOL_PG_DSN
 echo "Decision objects: $GOVCOL_DIR/decisions/axonflow/decisions/YYYY/MM/DD/<decision_id>.json"
 echo "Verify the trail: ./bin/govctl verify --key $GOVCOL_DIR/audit-signing.pub.pem"
 echo "Log Explorer: http://127.0.0.1:8080/audit/ (paste the admin license from $GOVCOL_DIR/dev-admin.license; dev.license only sends telemetry)"
-printf 'Audit records: Postgres, written as the writer role (INSERT and SELECT only; a set-up without it: govctl db init; read them with psql "$GOVCOL_PG_DSN" -c "select * from audit_logs"):\nexport GOVCOL_PG_DSN=%q\n' "$GOVCOL_PG_DSN"
+printf 'Audit records: Postgres (the local cluster'\''s DSN is the writer role'\''s: INSERT and SELECT only; for your own server see govctl db init; read them with psql "$GOVCOL_PG_DSN" -c "select * from audit_logs"):\nexport GOVCOL_PG_DSN=%q\n' "$GOVCOL_PG_DSN"
 cat <<MSG
 
 govcol is starting: OTLP gRPC 127.0.0.1:4317, OTLP HTTP 127.0.0.1:4318, metrics 127.0.0.1:8889.
