@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/govcol/govcol/internal/integrity"
@@ -21,6 +22,7 @@ type verifyOptions struct {
 	dsn, tenant, since, jwks, table, checkpoints string
 	keys                                         []string
 	asJSON                                       bool
+	workers                                      int
 }
 
 // errVerifyFailed makes the command exit non-zero after printing the report.
@@ -49,6 +51,7 @@ func newVerifyCommand() *cobra.Command {
 	f.StringVar(&o.table, "table", "audit_logs", "audit table")
 	f.StringVar(&o.checkpoints, "checkpoints-table", "audit_checkpoints", "checkpoints table")
 	f.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
+	f.IntVar(&o.workers, "parallel", 0, "chains verified at once, one connection each (default min(CPUs, 4))")
 	return cmd
 }
 
@@ -78,15 +81,28 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 			return fmt.Errorf("--since %q is neither RFC 3339 nor a duration", o.since)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dsn)
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return errors.New("the DSN is not a valid Postgres connection string")
+	}
+	// One connection per chain read at once, and one for the small tables.
+	src.Workers = o.workers
+	if src.Workers <= 0 {
+		src.Workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	pcfg.MaxConns = int32(src.Workers + 1)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
 	if err != nil {
 		return errors.New("cannot connect to Postgres with the given DSN")
 	}
-	defer conn.Close(context.Background())
-	// Verification allocates per record and holds the chains in memory: trade memory for less GC.
+	defer pool.Close()
+	// Verification streams (bounded memory) and allocates per record: trade a little memory for less GC.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now()
-	rep, err := integrity.VerifyPostgres(ctx, conn, src, keys)
+	rep, err := integrity.VerifyPostgres(ctx, pool, src, keys)
 	if err != nil {
 		return err
 	}
@@ -107,14 +123,31 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 					status += fmt.Sprintf(" (+%d more)", len(c.Failures)-1)
 				}
 			}
-			withdrawn := ""
+			if c.FailuresOmitted > 0 {
+				status += fmt.Sprintf(" (+%d more not listed)", c.FailuresOmitted)
+			}
+			notes := ""
 			if c.Withdrawn > 0 {
-				withdrawn = fmt.Sprintf(" (%d withdrawn: refused downstream, never stored)", c.Withdrawn)
+				notes += fmt.Sprintf(" (%d withdrawn: refused downstream, never stored)", c.Withdrawn)
+			}
+			if c.Sealed {
+				notes += " (sealed after a crash by a later run)"
+			}
+			if len(c.Lost) > 0 {
+				notes += fmt.Sprintf(" (lost in the crash, never stored: %s)", c.Lost)
+			}
+			if c.Retained > 0 {
+				notes += fmt.Sprintf(" (%d removed by retention, signed markers)", c.Retained)
+			}
+			if c.ChainID == "" {
+				fmt.Fprintf(out, "unchained records (tenant %s): %d records: %s\n", c.TenantID, c.Records, status)
+				continue
 			}
 			fmt.Fprintf(out, "chain %s (tenant %s): %d records, seq %d..%d, signed to %d by %d checkpoints%s: %s\n",
-				c.ChainID, c.TenantID, c.Records, c.FirstSeq, c.LastSeq, c.CoveredTo, c.Checkpoints, withdrawn, status)
+				c.ChainID, c.TenantID, c.Records, c.FirstSeq, c.LastSeq, c.CoveredTo, c.Checkpoints, notes, status)
 		}
-		fmt.Fprintf(out, "%d chains, %d records checked in %s\n", len(rep.Chains), rep.Records(), elapsed.Round(time.Millisecond))
+		fmt.Fprintf(out, "%d chains, %d records checked in %s (%d chains registered)\n", len(rep.Chains), rep.Records(),
+			elapsed.Round(time.Millisecond), rep.Registered)
 	}
 	if !rep.OK() {
 		return errVerifyFailed

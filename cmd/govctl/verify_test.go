@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter"
@@ -47,6 +51,16 @@ func signingKey(t testing.TB) (string, string) {
 // shifts are the batches to send: the fixture shifted by that many seconds (the same shift twice is a re-delivery).
 func collectorRun(t testing.TB, dsn, keyFile, fallback string, shifts []int, extra ...func(cfg *postgresauditexporter.Config)) {
 	t.Helper()
+	batches := make([][]int, len(shifts))
+	for i, s := range shifts {
+		batches[i] = []int{s}
+	}
+	collectorRunBatches(t, dsn, keyFile, fallback, batches, extra...)
+}
+
+// collectorRunBatches is collectorRun sending each batch's shifts together, in one request.
+func collectorRunBatches(t testing.TB, dsn, keyFile, fallback string, batches [][]int, extra ...func(cfg *postgresauditexporter.Config)) {
+	t.Helper()
 	ctx := context.Background()
 	pf := postgresauditexporter.NewFactory()
 	pcfg := pf.CreateDefaultConfig().(*postgresauditexporter.Config)
@@ -68,46 +82,106 @@ func collectorRun(t testing.TB, dsn, keyFile, fallback string, shifts []int, ext
 	gcfg.DefaultTenant = governanceprocessor.DefaultTenantConfig{OrgID: "org-a", TenantID: "tenant-a", ClientID: "client-a"}
 	gcfg.Integrity.SigningKeyFile = keyFile
 	gcfg.Integrity.CheckpointRecords = 7
+	gcfg.Integrity.PostgresDSN = configopaque.String(dsn) // the chain registry and crash sealing
 	require.NoError(t, gcfg.Validate())
-	proc, err := gf.CreateLogs(ctx, processortest.NewNopSettings(gf.Type()), gcfg, exp)
+	set := processortest.NewNopSettings(gf.Type())
+	set.Resource.Attributes().PutStr("service.instance.id", testInstance) // every run is a restart of one instance
+	proc, err := gf.CreateLogs(ctx, set, gcfg, exp)
 	require.NoError(t, err)
 	require.NoError(t, proc.Start(ctx, componenttest.NewNopHost()))
 
-	for _, shift := range shifts {
-		require.NoError(t, proc.ConsumeLogs(ctx, audittest.Raw(t, shift)))
+	for _, batch := range batches {
+		ld := plog.NewLogs()
+		for _, shift := range batch {
+			audittest.Raw(t, shift).ResourceLogs().MoveAndAppendTo(ld.ResourceLogs())
+		}
+		require.NoError(t, proc.ConsumeLogs(ctx, ld))
 	}
 	require.NoError(t, proc.Shutdown(ctx))
 	require.NoError(t, exp.Shutdown(ctx))
 }
 
+// testInstance is the service.instance.id of every collector run of these tests.
+const testInstance = "govcol-test"
+
 func verifyReport(t *testing.T, dsn, pub string) (string, error) {
 	t.Helper()
+	if bin := os.Getenv("GOVCTL_VERIFY_BIN"); bin != "" {
+		// Another build's verifier (e.g. 994d622's, to show what it misses) on the same trail.
+		out, err := exec.Command(bin, "verify", "--dsn", dsn, "--key", pub).CombinedOutput()
+		if err != nil {
+			err = errVerifyFailed
+		}
+		return string(out), err
+	}
 	var out bytes.Buffer
 	err := runVerify(context.Background(), &out, verifyOptions{dsn: dsn, keys: []string{pub}, table: "audit_logs", checkpoints: "audit_checkpoints"}, time.Now())
 	return out.String(), err
 }
 
-// tamper runs SQL with triggers off, as a database superuser could.
+// attacker makes the database's objects belong to a new non-superuser role and returns its DSN: the privileges the
+// collector had before issue 17 (it owned the schema: INSERT, SELECT, DELETE, and could disable the append-only
+// triggers). The collector runs and the tampering below use it.
+func attacker(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	role := "attacker_" + strings.TrimPrefix(u.Path, "/")
+	if len(role) > 60 {
+		role = role[:60]
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	pgtest.Exec(t, dsn, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB")
+	pgtest.Exec(t, dsn, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" OWNER TO "+pgx.Identifier{role}.Sanitize())
+	pgtest.Exec(t, dsn, "ALTER SCHEMA public OWNER TO "+pgx.Identifier{role}.Sanitize())
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
+			_, _ = c.Exec(context.Background(), "REASSIGN OWNED BY "+pgx.Identifier{role}.Sanitize()+" TO CURRENT_USER")
+			_ = c.Close(context.Background())
+		}
+	})
+	u.User = url.User(role)
+	return u.String()
+}
+
+// tamper runs SQL as the attacker role (not a superuser): it owns the tables, so it disables their append-only
+// triggers first.
 func tamper(t *testing.T, dsn string, sql ...string) {
 	t.Helper()
-	c, err := pgx.Connect(context.Background(), dsn)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
-	defer c.Close(context.Background())
-	_, err = c.Exec(context.Background(), "SET session_replication_role = replica")
+	defer c.Close(ctx)
+	var super bool
+	require.NoError(t, c.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super))
+	require.False(t, super, "tampering runs as the non-superuser attacker role")
+	rows, err := c.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user")
 	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		tables = append(tables, n)
+	}
+	rows.Close()
+	for _, n := range tables {
+		_, err = c.Exec(ctx, "ALTER TABLE "+pgx.Identifier{n}.Sanitize()+" DISABLE TRIGGER USER")
+		require.NoError(t, err)
+	}
 	for _, s := range sql {
-		_, err = c.Exec(context.Background(), s)
+		_, err = c.Exec(ctx, s)
 		require.NoError(t, err, s)
 	}
 }
 
+// chainOf is the chain with the most records (the first run's, in the tamper tests).
 func chainOf(t *testing.T, dsn string) string {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	var id string
-	require.NoError(t, c.QueryRow(context.Background(), "SELECT chain_id FROM audit_logs LIMIT 1").Scan(&id))
+	require.NoError(t, c.QueryRow(context.Background(), "SELECT chain_id FROM audit_logs GROUP BY chain_id ORDER BY count(*) DESC LIMIT 1").Scan(&id))
 	return id
 }
 
@@ -129,40 +203,61 @@ func TestVerifyCleanTrail(t *testing.T) {
 	err = runVerify(context.Background(), &js, verifyOptions{dsn: dsn, keys: []string{otherPub}, table: "audit_logs",
 		checkpoints: "audit_checkpoints", asJSON: true}, time.Now())
 	require.ErrorIs(t, err, errVerifyFailed)
-	assert.Equal(t, 5, strings.Count(js.String(), `"kind": "bad_signature"`), "every checkpoint (after each batch of 11: 3 + 2)")
+	assert.Equal(t, 7, strings.Count(js.String(), `"kind": "bad_signature"`), "every checkpoint (after each batch of 11: 3 + 2) and both chains' registry entries")
 	assert.Contains(t, js.String(), `"kind": "uncovered_tail"`, "nothing is vouched for")
 }
 
 func TestVerifyDetectsTampering(t *testing.T) {
 	key, pub := signingKey(t)
 	fresh := func(t *testing.T) (string, string) {
-		dsn := pgtest.NewDatabase(t)
+		dsn := attacker(t, pgtest.NewDatabase(t))
 		collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2}) // 33 records
+		collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{3})       // a restart: 11 more, a second chain
 		out, err := verifyReport(t, dsn, pub)
 		require.NoError(t, err, out)
 		return dsn, chainOf(t, dsn)
 	}
+	in := func(chain string) string { return " AND chain_id = '" + chain + "'" }
 	for name, tc := range map[string]struct {
 		tamper func(t *testing.T, dsn, chain string)
 		kind   string
 		seq    int
 	}{
 		"modified": {func(t *testing.T, dsn, chain string) {
-			tamper(t, dsn, "UPDATE audit_logs SET query = 'nothing to see' WHERE chain_seq = 12")
+			tamper(t, dsn, "UPDATE audit_logs SET query = 'nothing to see' WHERE chain_seq = 12"+in(chain))
 		}, integrity.KindModified, 12},
 		"deleted middle row": {func(t *testing.T, dsn, chain string) {
-			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq = 20")
+			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq = 20"+in(chain))
 		}, integrity.KindDeleted, 20},
 		"swapped sequence numbers": {func(t *testing.T, dsn, chain string) {
-			tamper(t, dsn, "UPDATE audit_logs SET chain_seq = CASE chain_seq WHEN 8 THEN 9 ELSE 8 END WHERE chain_seq IN (8, 9)")
+			tamper(t, dsn, "UPDATE audit_logs SET chain_seq = CASE chain_seq WHEN 8 THEN 9 ELSE 8 END WHERE chain_seq IN (8, 9)"+in(chain))
 		}, integrity.KindReordered, 8},
 		"truncated tail": {func(t *testing.T, dsn, chain string) {
-			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq > 31")
+			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq > 31"+in(chain))
 		}, integrity.KindDeleted, 32},
 		"forged checkpoint": {func(t *testing.T, dsn, chain string) {
-			tamper(t, dsn, "UPDATE audit_checkpoints SET last_hash = 'v1:'||repeat('0', 64) WHERE last_seq = 22")
+			tamper(t, dsn, "UPDATE audit_checkpoints SET last_hash = 'v1:'||repeat('0', 64) WHERE last_seq = 22"+in(chain))
 		}, integrity.KindBadSignature, 22},
 		"forged inserted row": {forgeRow, integrity.KindInserted, 5},
+		// Issue 17, finding 2.
+		"deleted head": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq <= 10"+in(chain))
+		}, integrity.KindDeleted, 1},
+		"deleted whole chain with its checkpoints": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, "DELETE FROM audit_logs WHERE true"+in(chain), "DELETE FROM audit_checkpoints WHERE true"+in(chain))
+		}, integrity.KindDeleted, 1},
+		"deleted whole chain with its checkpoints and registry entry": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, "DELETE FROM audit_logs WHERE true"+in(chain), "DELETE FROM audit_checkpoints WHERE true"+in(chain),
+				"DELETE FROM audit_logs_chains WHERE true"+in(chain))
+		}, integrity.KindDeleted, 0},
+		"unchained row": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, "CREATE TEMP TABLE u AS SELECT * FROM audit_logs WHERE chain_seq = 3"+in(chain),
+				"UPDATE u SET id = 'aud_unchained', chain_id = NULL, chain_seq = NULL, prev_hash = NULL, record_hash = NULL",
+				"INSERT INTO audit_logs SELECT * FROM u")
+		}, integrity.KindUnchained, 0},
+		"foreign chain": {func(t *testing.T, dsn, chain string) {
+			forgeChain(t, dsn, chain)
+		}, integrity.KindUnregistered, 1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dsn, chain := fresh(t)
@@ -172,6 +267,23 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			assert.Contains(t, out, "FAILED: "+tc.kind+" at seq "+itoa(tc.seq), out)
 		})
 	}
+}
+
+// forgeChain stores a well-formed one-record chain that no collector opened: its hash is correct, nothing signs it.
+func forgeChain(t *testing.T, dsn, chain string) {
+	c, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	entries, _, err := integrity.Load(context.Background(), c, integrity.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"})
+	require.NoError(t, err)
+	forged := entries[chain][0]
+	forged.Record.ID, forged.Record.ChainID, forged.Record.ChainSeq, forged.Record.PrevHash = "aud_foreign", "elsewhere/tenant-a/1", 1, ""
+	b, err := forged.Record.CanonicalWithJSON(forged.JSON)
+	require.NoError(t, err)
+	tamper(t, dsn,
+		"CREATE TEMP TABLE f AS SELECT * FROM audit_logs WHERE id = '"+entries[chain][0].Record.ID+"'",
+		"UPDATE f SET id = 'aud_foreign', chain_id = 'elsewhere/tenant-a/1', chain_seq = 1, prev_hash = NULL, record_hash = '"+audit.HashOf(b)+"'",
+		"INSERT INTO audit_logs SELECT * FROM f")
 }
 
 // forgeRow inserts a well-formed record at position 5: its hash is correct (the algorithm is public) and it links to
@@ -223,4 +335,47 @@ func TestVerifyAfterRedeliveryAndReplay(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Equal(t, 2, strings.Count(out, ": OK"), out)
 	assert.Contains(t, out, "2 chains, 55 records checked")
+}
+
+// Issue 17, finding 3: a run that crashed (here: its last checkpoints never written, as after SIGKILL) leaves its
+// chain with an unsigned tail; the next run of the same instance checks the stored tail and seals it, and the trail
+// verifies, naming any records that never arrived.
+func TestVerifyAfterCrashSealing(t *testing.T) {
+	key, pub := signingKey(t)
+	for name, tc := range map[string]struct {
+		lost string // records of the crashed run that never arrived
+		want string
+	}{
+		"nothing lost": {"", "sealed after a crash by a later run"},
+		"records lost": {"30, 31", "lost in the crash, never stored: 30-31"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsn := pgtest.NewDatabase(t)
+			collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{0, 1, 2}) // 33 records
+			chain := chainOf(t, dsn)
+			// The crash: nothing signed after record 11 (the checkpoints at 22 and 33 never written), and the records
+			// in flight lost.
+			crash := []string{"SET session_replication_role = replica", "DELETE FROM audit_checkpoints WHERE last_seq > 11"}
+			if tc.lost != "" {
+				crash = append(crash, "DELETE FROM audit_logs WHERE chain_seq IN ("+tc.lost+")")
+			}
+			c, err := pgx.Connect(context.Background(), dsn)
+			require.NoError(t, err)
+			for _, s := range crash {
+				_, err := c.Exec(context.Background(), s)
+				require.NoError(t, err, s)
+			}
+			require.NoError(t, c.Close(context.Background()))
+			out, err := verifyReport(t, dsn, pub)
+			require.ErrorIs(t, err, errVerifyFailed, "before the restart the tail is unsigned: %s", out)
+			assert.Contains(t, out, "FAILED: "+integrity.KindUncoveredTail, out)
+
+			collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{3}) // the restart
+			assert.EqualValues(t, 1, pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_logs_chains WHERE kind = 'sealed' AND chain_id = $1", chain))
+			out, err = verifyReport(t, dsn, pub)
+			require.NoError(t, err, out)
+			assert.Contains(t, out, tc.want, out)
+			assert.Equal(t, 2, strings.Count(out, ": OK"), out)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,13 @@ type Chainer struct {
 
 	mu     sync.Mutex
 	chains map[string]*chain
+
+	// The chain registry (EnableRegistry): each chain opened is announced by a signed entry naming the chain this
+	// instance opened before it; the entries wait in opened until the caller stores them (TakeOpened).
+	registry   bool
+	lastOpened string
+	opened     []RegistryEntry
+	onOpen     func()
 }
 
 type chain struct {
@@ -88,8 +96,54 @@ func (c *Chainer) chainOf(tenant string) *chain {
 	if !ok {
 		ch = &chain{id: c.instance + "/" + tenant + "/" + c.started, tenant: tenant, lastCheck: c.now(), pending: map[int64]pendingLink{}}
 		c.chains[tenant] = ch
+		if c.registry && c.key != nil {
+			e := RegistryEntry{Kind: RegistryOpened, ChainID: ch.id, TenantID: tenant, Instance: c.instance, Link: c.lastOpened, SignedAt: c.now()}
+			e.Sign(c.key, c.keyID)
+			c.opened = append(c.opened, e)
+			c.lastOpened = ch.id
+			if c.onOpen != nil {
+				c.onOpen()
+			}
+		}
 	}
 	return ch
+}
+
+// EnableRegistry makes every chain opened from now on produce a signed "opened" registry entry (TakeOpened), the
+// first naming prev (the newest chain of this instance already registered, "" if none or unknown). onOpen, if set,
+// is called (under the Chainer's lock: it must not block) when an entry is waiting.
+func (c *Chainer) EnableRegistry(prev string, onOpen func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.registry, c.lastOpened, c.onOpen = true, prev, onOpen
+}
+
+// TakeOpened returns the registry entries waiting to be stored; give them back with ReturnOpened when storing
+// failed.
+func (c *Chainer) TakeOpened() []RegistryEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.opened
+	c.opened = nil
+	return out
+}
+
+// ReturnOpened puts entries back (before any opened since).
+func (c *Chainer) ReturnOpened(es []RegistryEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opened = append(es, c.opened...)
+}
+
+// Instance is the collector instance the chains belong to.
+func (c *Chainer) Instance() string { return c.instance }
+
+// Run identifies this run of the instance (its chains are <instance>/<tenant>/<run>).
+func (c *Chainer) Run() string { return c.started }
+
+// Own reports whether chainID is a chain of this run.
+func (c *Chainer) Own(chainID string) bool {
+	return strings.HasPrefix(chainID, c.instance+"/") && strings.HasSuffix(chainID, "/"+c.started)
 }
 
 // Link appends the governed log record lr (its audit.* attributes already stamped) to its tenant's chain: it

@@ -168,11 +168,28 @@ func TestVerifyChainKinds(t *testing.T) {
 	cps[1].LastHash = es[0].Record.RecordHash
 	assert.Equal(t, integrity.KindBadSignature, first(es, cps).Kind)
 
-	// A chain verified from the middle (retention removed its head) is anchored at its first record.
+	// A removed head is a deletion (issue 17, finding 2: it used to verify from the first stored record) ...
 	es, cps = fresh()
-	rep := integrity.VerifyChain(es[5:], cps, keys)
+	f = first(es[5:], cps)
+	assert.Equal(t, integrity.KindDeleted, f.Kind)
+	assert.EqualValues(t, 1, f.Seq)
+	// ... unless a signed retention marker accounts for it ...
+	es, cps = fresh()
+	m := integrity.RetentionMarker{TenantID: "tenant-a", ChainID: es[0].Record.ChainID, FromSeq: 1, ToSeq: 5, Count: 5,
+		Reason: integrity.ReasonRetention, Cutoff: time.Now(), DeletedAt: time.Now()}
+	m.Sign(key, kid)
+	rep := integrity.VerifyChainWith(es[5:], integrity.Evidence{Checkpoints: cps, Markers: []integrity.RetentionMarker{m}}, keys)
 	assert.True(t, rep.OK(), "%+v", rep.Failures)
 	assert.EqualValues(t, 6, rep.FirstSeq)
+	assert.EqualValues(t, 5, rep.Retained)
+	// ... (an unsigned or forged one does not) ...
+	m.Count = 4
+	rep = integrity.VerifyChainWith(es[5:], integrity.Evidence{Checkpoints: cps, Markers: []integrity.RetentionMarker{m}}, keys)
+	assert.False(t, rep.OK())
+	// ... or the verification window (--since) starts inside the chain and anchors it at its first record.
+	es, cps = fresh()
+	rep = integrity.VerifyChainWith(es[5:], integrity.Evidence{Checkpoints: cps, Anchored: true}, keys)
+	assert.True(t, rep.OK(), "%+v", rep.Failures)
 }
 
 func TestCanonicalJSONNumbersAndKeys(t *testing.T) {

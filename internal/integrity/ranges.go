@@ -118,3 +118,22 @@ func (r *Ranges) UnmarshalJSON(b []byte) error {
 	*r = v
 	return err
 }
+
+// within returns the part of the set inside [lo, hi].
+func (r Ranges) within(lo, hi int64) Ranges {
+	var out Ranges
+	for _, x := range r {
+		if a, b := max(x[0], lo), min(x[1], hi); a <= b {
+			out = append(out, [2]int64{a, b})
+		}
+	}
+	return out
+}
+
+// union returns the set with every range of o added.
+func (r Ranges) union(o Ranges) Ranges {
+	for _, x := range o {
+		r.AddRange(x[0], x[1])
+	}
+	return r
+}

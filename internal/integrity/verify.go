@@ -25,6 +25,10 @@ const (
 	KindBadSignature = "bad_signature"
 	// KindUncoveredTail: records after the last valid checkpoint (nothing signed vouches for them).
 	KindUncoveredTail = "uncovered_tail"
+	// KindUnregistered: a chain with records or checkpoints but no signed "opened" entry in the chain registry.
+	KindUnregistered = "unregistered"
+	// KindUnchained: records with no chain (chain_id NULL): the governance processor chains every record it stores.
+	KindUnchained = "unchained"
 )
 
 // Entry is one chain position as stored: the record (from audit_logs, or rebuilt from the stored record and a chain
@@ -53,8 +57,17 @@ type ChainReport struct {
 	Checkpoints int    `json:"checkpoints"`
 	// Withdrawn counts the sequence numbers the checkpoints list as withdrawn (delivery refused, never stored).
 	Withdrawn int64 `json:"withdrawn,omitempty"`
-	// Failures holds every problem found, the first (lowest sequence number) first.
-	Failures []Failure `json:"failures,omitempty"`
+	// Registered: the chain has a valid "opened" entry in the chain registry.
+	Registered bool `json:"registered"`
+	// Sealed: a later run of the collector instance sealed the chain's tail after a crash.
+	Sealed bool `json:"sealed,omitempty"`
+	// Lost names the sequence numbers a seal lists as never stored (in flight at a crash) that are indeed missing.
+	Lost Ranges `json:"lost,omitempty"`
+	// Retained counts the missing sequence numbers signed retention markers account for.
+	Retained int64 `json:"retained,omitempty"`
+	// Failures holds the problems found (at most 1,000, FailuresOmitted counts the rest), in sequence order.
+	Failures        []Failure `json:"failures,omitempty"`
+	FailuresOmitted int       `json:"failures_omitted,omitempty"`
 }
 
 // OK reports whether the chain verified.
@@ -95,131 +108,249 @@ func hashEntry(e *Entry, seq int64) (string, error) {
 	return audit.HashOf(b), nil
 }
 
-// VerifyChain checks one chain: every record's hash, the links between consecutive records, gaps, the checkpoints'
-// signatures and that they sign what is stored, and that the tail is covered. A chain whose first stored record is
-// not number 1 (retention removed its head, or a --since window starts inside it) is checked from that record on.
-func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainReport {
-	rep := ChainReport{Records: len(entries), Checkpoints: len(cps)}
-	if len(entries) > 0 {
-		rep.ChainID, rep.TenantID = entries[0].Record.ChainID, entries[0].Record.TenantID
-	} else if len(cps) > 0 {
-		rep.ChainID, rep.TenantID = cps[0].ChainID, cps[0].TenantID
-	}
-	fail := func(kind string, seq int64, id, format string, args ...any) {
-		rep.Failures = append(rep.Failures, Failure{Kind: kind, Seq: seq, RecordID: id, Detail: fmt.Sprintf(format, args...)})
-	}
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Record.ChainSeq < entries[j].Record.ChainSeq })
-	if len(entries) > 0 {
-		rep.FirstSeq, rep.LastSeq = entries[0].Record.ChainSeq, entries[len(entries)-1].Record.ChainSeq
-	}
+// Evidence is what is signed about a chain besides its records: checkpoints, the seals of later runs (registry
+// entries of kind "sealed") and retention markers. Anchored (a --since window) trusts the first record checked as
+// the chain's anchor; otherwise a chain must start at sequence number 1 or at a gap a retention marker accounts for.
+type Evidence struct {
+	Checkpoints []Checkpoint
+	Seals       []RegistryEntry
+	Markers     []RetentionMarker
+	Anchored    bool
+}
 
-	// 1. Each record against its own hash; records whose hash holds under another record's sequence number were
-	// moved, not changed.
+// VerifyChain checks one chain held in memory from its first record (number 1): every record's hash, the links
+// between consecutive records, gaps, the checkpoints' signatures and that they sign what is stored, and that the
+// tail is covered.
+func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainReport {
+	return VerifyChainWith(entries, Evidence{Checkpoints: cps}, keys)
+}
+
+// VerifyChainWith is VerifyChain with every kind of evidence.
+func VerifyChainWith(entries []Entry, ev Evidence, keys license.KeySet) ChainReport {
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Record.ChainSeq < entries[j].Record.ChainSeq })
+	v := newChainVerifier("", "", ev, keys)
 	bad := map[int]bool{}
 	for _, i := range mismatches(entries) {
 		bad[i] = true
 	}
-	moved := map[int]bool{}
-	if len(bad) >= 2 {
-		for i := range bad {
-			for j := range bad {
-				if i == j {
-					continue
-				}
-				if h, err := hashEntry(&entries[i], entries[j].Record.ChainSeq); err == nil && h == entries[i].Record.RecordHash {
-					moved[i] = true
+	for i := range entries {
+		v.add(&entries[i], !bad[i])
+	}
+	return v.finish()
+}
+
+// maxFailures bounds the failures kept per chain (the rest are counted): a report stays small whatever was done to
+// the chain, and so does verification's memory.
+const maxFailures = 1000
+
+// maxBadKept bounds the records kept to tell moved (reordered) records from changed ones.
+const maxBadKept = 4096
+
+// chainVerifier checks one chain from its records given in ascending sequence order (ties allowed), one at a time,
+// each with the outcome of its own hash check: verification streams, holding only the previous record, the
+// evidence and the failures.
+type chainVerifier struct {
+	rep  ChainReport
+	keys license.KeySet
+	ev   Evidence
+
+	signed                     map[int64]string // sequence number -> record_hash vouched for by a checkpoint or seal
+	withdrawn, lost, retention Ranges
+	allowed                    Ranges // gaps accounted for: withdrawn, lost, retention
+	lostSeen, retainedSeen     Ranges
+
+	n        int
+	prevSeq  int64
+	prevHash string
+	prevID   string
+	prevBad  bool
+	bad      []Entry // records that do not match their own hash (at most maxBadKept)
+	badCount int
+	missing  int64 // sequence numbers missing after the covered part (the uncovered tail)
+	omitted  int
+}
+
+func newChainVerifier(chainID, tenant string, ev Evidence, keys license.KeySet) *chainVerifier {
+	v := &chainVerifier{keys: keys, ev: ev, signed: map[int64]string{}}
+	v.rep.ChainID, v.rep.TenantID, v.rep.Checkpoints = chainID, tenant, len(ev.Checkpoints)
+	if chainID == "" {
+		if len(ev.Checkpoints) > 0 {
+			v.rep.ChainID, v.rep.TenantID = ev.Checkpoints[0].ChainID, ev.Checkpoints[0].TenantID
+		}
+	}
+	cps := ev.Checkpoints
+	sort.Slice(cps, func(i, j int) bool { return cps[i].LastSeq < cps[j].LastSeq })
+	for i := range cps {
+		cp := &cps[i]
+		if err := cp.VerifySignature(keys); err != nil {
+			v.fail(KindBadSignature, cp.LastSeq, "", "checkpoint at %d: %v", cp.LastSeq, err)
+			continue
+		}
+		for _, w := range cp.Withdrawn {
+			v.withdrawn.AddRange(w[0], w[1])
+		}
+		v.vouch(cp.LastSeq, cp.LastHash)
+	}
+	for i := range ev.Seals {
+		s := &ev.Seals[i]
+		if err := s.Verify(keys); err != nil || s.Kind != RegistrySealed {
+			v.fail(KindBadSignature, s.Seq, "", "seal at %d: %v", s.Seq, err)
+			continue
+		}
+		for _, l := range s.Lost {
+			v.lost.AddRange(l[0], l[1])
+		}
+		v.rep.Sealed = true
+		v.vouch(s.Seq, s.Link)
+	}
+	for i := range ev.Markers {
+		m := &ev.Markers[i]
+		if err := m.Verify(keys); err != nil {
+			v.fail(KindBadSignature, m.FromSeq, "", "retention marker %d..%d: %v", m.FromSeq, m.ToSeq, err)
+			continue
+		}
+		v.retention.AddRange(m.FromSeq, m.ToSeq)
+	}
+	for _, rs := range []Ranges{v.withdrawn, v.lost, v.retention} {
+		for _, r := range rs {
+			v.allowed.AddRange(r[0], r[1])
+		}
+	}
+	v.rep.Withdrawn = v.withdrawn.Count()
+	return v
+}
+
+func (v *chainVerifier) vouch(seq int64, hash string) {
+	if seq > 0 {
+		if h, ok := v.signed[seq]; ok && h != hash {
+			v.fail(KindModified, seq, "", "two signed statements disagree on record %d", seq)
+		}
+		v.signed[seq] = hash
+	}
+	v.rep.CoveredTo = max(v.rep.CoveredTo, seq)
+}
+
+func (v *chainVerifier) fail(kind string, seq int64, id, format string, args ...any) {
+	if len(v.rep.Failures) >= maxFailures {
+		v.omitted++
+		return
+	}
+	v.rep.Failures = append(v.rep.Failures, Failure{Kind: kind, Seq: seq, RecordID: id, Detail: fmt.Sprintf(format, args...)})
+}
+
+// gap accounts for the missing sequence numbers [lo, hi] after record prev (0: before the first record).
+func (v *chainVerifier) gap(prev, lo, hi int64) {
+	if lo > hi {
+		return
+	}
+	if v.allowed.Contains(lo, hi) {
+		v.lostSeen = v.lostSeen.union(v.lost.within(lo, hi))
+		v.retainedSeen = v.retainedSeen.union(v.retention.within(lo, hi))
+		return
+	}
+	if prev >= v.rep.CoveredTo {
+		// after the last signed record: part of the uncovered tail (a crash loses the records in flight there)
+		v.missing += hi - lo + 1
+		return
+	}
+	if prev == 0 {
+		v.fail(KindDeleted, lo, "", "records %d..%d are missing: the head of the chain was removed (no retention marker accounts for it)", lo, hi)
+		return
+	}
+	v.fail(KindDeleted, lo, "", "records %d..%d are missing", lo, hi)
+}
+
+// add checks the next record (sequence order); hashOK is whether it matches its own record_hash.
+func (v *chainVerifier) add(e *Entry, hashOK bool) {
+	r := &e.Record
+	if v.rep.ChainID == "" {
+		v.rep.ChainID, v.rep.TenantID = r.ChainID, r.TenantID
+	}
+	if !hashOK {
+		v.badCount++
+		if len(v.bad) < maxBadKept {
+			v.bad = append(v.bad, *e)
+		} else {
+			v.fail(KindModified, r.ChainSeq, r.ID, "record %s does not match its record_hash", r.ID)
+		}
+	}
+	if v.n == 0 {
+		v.rep.FirstSeq = r.ChainSeq
+		switch {
+		case v.ev.Anchored:
+		case r.ChainSeq == 1 && r.PrevHash != "" && hashOK:
+			v.fail(KindInserted, r.ChainSeq, r.ID, "the first record of the chain links to a predecessor")
+		case r.ChainSeq > 1:
+			v.gap(0, 1, r.ChainSeq-1)
+		}
+	} else {
+		switch {
+		case r.ChainSeq == v.prevSeq:
+			v.fail(KindInserted, r.ChainSeq, r.ID, "two records (%s, %s) claim sequence number %d", v.prevID, r.ID, r.ChainSeq)
+		case r.ChainSeq > v.prevSeq+1:
+			v.gap(v.prevSeq, v.prevSeq+1, r.ChainSeq-1)
+		case r.PrevHash != v.prevHash && hashOK && !v.prevBad:
+			v.fail(KindInserted, r.ChainSeq, r.ID, "record %s does not link to record %d", r.ID, v.prevSeq)
+		}
+	}
+	if h, ok := v.signed[r.ChainSeq]; ok && h != r.RecordHash && (v.n == 0 || r.ChainSeq != v.prevSeq) {
+		v.fail(KindModified, r.ChainSeq, r.ID, "record %d is not the one the checkpoint signed", r.ChainSeq)
+	}
+	v.n++
+	v.prevSeq, v.prevHash, v.prevID, v.prevBad = r.ChainSeq, r.RecordHash, r.ID, !hashOK
+}
+
+// finish reports the tail and the records that failed their hash (moved or modified), the failures in sequence
+// order.
+func (v *chainVerifier) finish() ChainReport {
+	rep := &v.rep
+	rep.Records = v.n
+	if v.n > 0 {
+		rep.LastSeq = v.prevSeq
+	}
+	// Records a checkpoint or seal vouched for beyond the last one stored.
+	if rep.CoveredTo > rep.LastSeq {
+		lo := rep.LastSeq + 1
+		if !v.allowed.Contains(lo, rep.CoveredTo) {
+			if v.n == 0 {
+				v.fail(KindDeleted, lo, "", "signed statements cover %d records but none is stored", rep.CoveredTo)
+			} else {
+				v.fail(KindDeleted, lo, "", "a checkpoint signs %d records but the chain stops at %d", rep.CoveredTo, rep.LastSeq)
+			}
+		} else {
+			v.lostSeen = v.lostSeen.union(v.lost.within(lo, rep.CoveredTo))
+			v.retainedSeen = v.retainedSeen.union(v.retention.within(lo, rep.CoveredTo))
+		}
+	}
+	// Records that fail their hash but hold under another's sequence number were moved, not changed.
+	for i := range v.bad {
+		moved := false
+		for j := range v.bad {
+			if i != j {
+				if h, err := hashEntry(&v.bad[i], v.bad[j].Record.ChainSeq); err == nil && h == v.bad[i].Record.RecordHash {
+					moved = true
 					break
 				}
 			}
 		}
-	}
-	byPos := make([]int, 0, len(bad))
-	for i := range bad {
-		byPos = append(byPos, i)
-	}
-	sort.Ints(byPos)
-	for _, i := range byPos {
-		r := &entries[i].Record
-		if moved[i] {
-			fail(KindReordered, r.ChainSeq, r.ID, "record %s is intact but holds another record's sequence number", r.ID)
+		r := &v.bad[i].Record
+		if moved {
+			v.fail(KindReordered, r.ChainSeq, r.ID, "record %s is intact but holds another record's sequence number", r.ID)
 		} else {
-			fail(KindModified, r.ChainSeq, r.ID, "record %s does not match its record_hash", r.ID)
-		}
-	}
-
-	// 2. Checkpoint signatures; what the valid ones cover and withdraw.
-	sort.Slice(cps, func(i, j int) bool { return cps[i].LastSeq < cps[j].LastSeq })
-	valid := make([]bool, len(cps))
-	var withdrawn Ranges
-	for i := range cps {
-		cp := &cps[i]
-		if err := cp.VerifySignature(keys); err != nil {
-			fail(KindBadSignature, cp.LastSeq, "", "checkpoint at %d: %v", cp.LastSeq, err)
-			continue
-		}
-		valid[i] = true
-		for _, w := range cp.Withdrawn {
-			withdrawn.AddRange(w[0], w[1])
-		}
-		rep.CoveredTo = max(rep.CoveredTo, cp.LastSeq)
-	}
-	rep.Withdrawn = withdrawn.Count()
-
-	// 3. Sequence and links. A gap the checkpoints list as withdrawn was never stored (its delivery failed and the
-	// client was told so); a gap after the last checkpoint is part of the uncovered tail (a crash loses the records
-	// in flight there, and nothing signed says they existed).
-	missingInTail := int64(0)
-	for i := range entries {
-		r := &entries[i].Record
-		if i == 0 {
-			if r.ChainSeq == 1 && r.PrevHash != "" && !bad[i] {
-				fail(KindInserted, r.ChainSeq, r.ID, "the first record of the chain links to a predecessor")
-			}
-			continue
-		}
-		p := &entries[i-1].Record
-		switch {
-		case r.ChainSeq == p.ChainSeq:
-			fail(KindInserted, r.ChainSeq, r.ID, "two records (%s, %s) claim sequence number %d", p.ID, r.ID, r.ChainSeq)
-		case r.ChainSeq > p.ChainSeq+1 && withdrawn.Contains(p.ChainSeq+1, r.ChainSeq-1):
-		case r.ChainSeq > p.ChainSeq+1 && p.ChainSeq >= rep.CoveredTo:
-			missingInTail += r.ChainSeq - p.ChainSeq - 1
-		case r.ChainSeq > p.ChainSeq+1:
-			fail(KindDeleted, p.ChainSeq+1, "", "records %d..%d are missing", p.ChainSeq+1, r.ChainSeq-1)
-		case r.PrevHash != p.RecordHash && !bad[i] && !bad[i-1]:
-			fail(KindInserted, r.ChainSeq, r.ID, "record %s does not link to record %d", r.ID, p.ChainSeq)
-		}
-	}
-
-	// 4. What the checkpoints sign against what is stored.
-	bySeq := make(map[int64]*audit.Record, len(entries))
-	for i := range entries {
-		bySeq[entries[i].Record.ChainSeq] = &entries[i].Record
-	}
-	for i := range cps {
-		cp := &cps[i]
-		if !valid[i] {
-			continue
-		}
-		r, ok := bySeq[cp.LastSeq]
-		switch {
-		case !ok && cp.LastSeq > rep.LastSeq:
-			fail(KindDeleted, rep.LastSeq+1, "", "a checkpoint signs %d records but the chain stops at %d", cp.LastSeq, rep.LastSeq)
-		case !ok:
-			// inside a gap, already reported (or before the first record checked: nothing to compare)
-		case r.RecordHash != cp.LastHash:
-			fail(KindModified, cp.LastSeq, r.ID, "record %d is not the one the checkpoint signed", cp.LastSeq)
+			v.fail(KindModified, r.ChainSeq, r.ID, "record %s does not match its record_hash", r.ID)
 		}
 	}
 	if rep.LastSeq > rep.CoveredTo {
 		detail := ""
-		if missingInTail > 0 {
-			detail = fmt.Sprintf(" (%d sequence numbers missing among them: lost in flight by a crash, or deleted)", missingInTail)
+		if v.missing > 0 {
+			detail = fmt.Sprintf(" (%d sequence numbers missing among them: lost in flight by a crash, or deleted)", v.missing)
 		}
-		fail(KindUncoveredTail, rep.CoveredTo+1, "", "records %d..%d are not covered by a signed checkpoint%s", max(rep.CoveredTo+1, rep.FirstSeq), rep.LastSeq, detail)
+		v.fail(KindUncoveredTail, rep.CoveredTo+1, "", "records %d..%d are not covered by a signed checkpoint%s", max(rep.CoveredTo+1, rep.FirstSeq), rep.LastSeq, detail)
 	}
+	rep.Lost, rep.Retained = v.lostSeen, v.retainedSeen.Count()
+	rep.FailuresOmitted = v.omitted
 	sort.SliceStable(rep.Failures, func(i, j int) bool { return rep.Failures[i].Seq < rep.Failures[j].Seq })
-	return rep
+	return *rep
 }
 
 func sortReports(rs []ChainReport) {

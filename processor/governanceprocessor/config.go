@@ -3,6 +3,7 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -86,6 +87,14 @@ type IntegrityConfig struct {
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 	// CheckpointRecords is the most records a chain grows by between two checkpoints.
 	CheckpointRecords int `mapstructure:"checkpoint_records"`
+	// PostgresDSN gives the processor read access to the stored trail and write access to the chain registry
+	// (<table>_chains): it registers every chain it opens and, at start, seals the chains a crashed run of the same
+	// instance left with an unsigned tail. Empty means the GOVCOL_PG_DSN environment variable; with neither, there
+	// is no registry and no sealing (a warning is logged).
+	PostgresDSN configopaque.String `mapstructure:"postgres_dsn"`
+	// Table and CheckpointsTable are the postgresaudit exporter's tables (the registry is <table>_chains).
+	Table            string `mapstructure:"table"`
+	CheckpointsTable string `mapstructure:"checkpoints_table"`
 }
 
 // DefaultTenantConfig is the identity of unauthenticated data in development mode.
@@ -152,7 +161,7 @@ func createDefaultConfig() component.Config {
 		MaxAttributesPerRecord: 1024,
 		MaxValueDepth:          16,
 		Metrics:                MetricsConfig{DropAttributes: []string{"session.id"}},
-		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000},
+		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000, Table: "audit_logs", CheckpointsTable: "audit_checkpoints"},
 	}
 }
 
@@ -162,6 +171,8 @@ const maxContentBytesLimit = 64 << 10
 
 // maxEventNameBytes keeps request_type (<plane>_<event>) within its column cap.
 const maxEventNameBytes = 64
+
+var sqlIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)
 
 var severities = map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -191,6 +202,11 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Integrity.CheckpointRecords < 1 || cfg.Integrity.CheckpointRecords > 1_000_000 {
 		errs = append(errs, errors.New("integrity.checkpoint_records must be between 1 and 1000000"))
+	}
+	for _, t := range []string{cfg.Integrity.Table, cfg.Integrity.CheckpointsTable} {
+		if !sqlIdentifier.MatchString(t) {
+			errs = append(errs, fmt.Errorf("integrity: table name %q is not a plain SQL identifier (lower case letters, digits, _)", t))
+		}
 	}
 	if cfg.MaxAttributesPerRecord < 64 || cfg.MaxAttributesPerRecord > 100_000 {
 		errs = append(errs, errors.New("max_attributes_per_record must be between 64 and 100000"))

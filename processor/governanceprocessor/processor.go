@@ -2,11 +2,13 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,11 +46,15 @@ type governor struct {
 	// Logs only: the integrity chains and where checkpoints go between batches. inflight maps a governed batch
 	// (plog.Logs identity: processorhelper hands the same value to next) to its chain links until its delivery
 	// returns (settlingLogs).
-	chainer  *integrity.Chainer
-	next     consumer.Logs
-	inflight sync.Map
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	chainer   *integrity.Chainer
+	store     *integrity.Store // the chain registry and crash sealing (integrity.postgres_dsn); nil without
+	regKick   chan struct{}
+	signKey   ed25519.PrivateKey
+	signKeyID string
+	next      consumer.Logs
+	inflight  sync.Map
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // recordScratch is reused across records to keep allocations per record low.
@@ -110,6 +116,7 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	if err != nil {
 		return err
 	}
+	g.signKey, g.signKeyID = key, keyID
 	if key == nil {
 		set.Logger.Warn("governance: integrity.signing_key_file / signing_key not set; records are hash-chained but no signed checkpoints are written, so `govctl verify` cannot prove the trail")
 	}
@@ -123,7 +130,105 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	g.chainer = integrity.NewChainer(instance, key, keyID, ic.CheckpointRecords, ic.CheckpointInterval, time.Now)
 	g.next = next
 	g.stop = make(chan struct{})
+	dsn := string(ic.PostgresDSN)
+	if dsn == "" {
+		dsn = os.Getenv(envPostgresDSN)
+	}
+	switch {
+	case key == nil:
+	case dsn == "":
+		set.Logger.Warn("governance: integrity.postgres_dsn (or GOVCOL_PG_DSN) not set: chains are not registered and a crashed run's unsigned tail is not sealed at start, so `govctl verify` cannot tell a removed chain and reports that tail until then")
+	default:
+		if g.store, err = integrity.NewStore(dsn, ic.Table, ic.CheckpointsTable); err != nil {
+			return err
+		}
+		g.regKick = make(chan struct{}, 1)
+	}
 	return nil
+}
+
+// envPostgresDSN is read when integrity.postgres_dsn is empty (the postgresaudit exporter reads it too).
+const envPostgresDSN = "GOVCOL_PG_DSN"
+
+// Crash sealing: at start, and every sealEvery for sealWatch after it (the crashed run's records may still be
+// arriving from a persistent queue or the exporter's fallback file), the processor seals the chains earlier runs of
+// its instance left with records beyond their last checkpoint.
+const (
+	sealEvery = 2 * time.Second
+	sealWatch = 10 * time.Minute
+)
+
+// startRegistry names the instance's newest registered chain as the predecessor of this run's first one, then
+// keeps storing registry entries and sealing crashed runs' chains in the background.
+func (g *governor) startRegistry() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	head, err := g.store.InstanceHead(ctx, g.chainer.Instance())
+	cancel()
+	if err != nil {
+		g.logger.Warn("governance: reading the chain registry failed; this run's first chain names no predecessor", zap.Error(err))
+	}
+	g.chainer.EnableRegistry(head, func() {
+		select {
+		case g.regKick <- struct{}{}:
+		default:
+		}
+	})
+	started := time.Now()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		t := time.NewTicker(sealEvery)
+		defer t.Stop()
+		sealing := true
+		for {
+			g.flushRegistry()
+			if sealing {
+				g.seal()
+				sealing = time.Since(started) < sealWatch
+			}
+			select {
+			case <-g.stop:
+				return
+			case <-t.C:
+			case <-g.regKick:
+			}
+		}
+	}()
+}
+
+// flushRegistry stores the registry entries of the chains opened since the last call (kept for the next call
+// when the database refuses them).
+func (g *governor) flushRegistry() {
+	es := g.chainer.TakeOpened()
+	if len(es) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.store.Register(ctx, es); err != nil {
+		g.chainer.ReturnOpened(es)
+		g.logger.Warn("governance: storing chain registry entries failed; retrying", zap.Int("entries", len(es)), zap.Error(err))
+	}
+}
+
+// seal signs a seal for every chain of an earlier run of this instance whose stored tail goes beyond what was
+// signed (a crash), naming the records that never arrived.
+func (g *governor) seal() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := g.store.Seal(ctx, g.chainer.Instance(), g.chainer.Own, g.chainer.Instance()+"/"+g.chainer.Run(), g.signKey, g.signKeyID, time.Now())
+	if err != nil {
+		g.logger.Warn("governance: crash sealing could not read the stored trail", zap.Error(err))
+	}
+	for _, r := range res {
+		switch {
+		case r.Err != nil:
+			g.logger.Error("governance: a crashed run's chain was not sealed", zap.String("chain_id", r.Chain), zap.Error(r.Err))
+		case r.Entry != nil:
+			g.logger.Info("governance: sealed a crashed run's chain", zap.String("chain_id", r.Chain),
+				zap.Int64("sealed_to", r.Entry.Seq), zap.String("lost", r.Entry.Lost.String()))
+		}
+	}
 }
 
 // settlingLogs delivers governed batches to next and settles their chain links with the outcome: a checkpoint only
@@ -148,6 +253,9 @@ func (s settlingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 func (g *governor) start(context.Context, component.Host) error {
 	if g.chainer == nil {
 		return nil
+	}
+	if g.store != nil {
+		g.startRegistry()
 	}
 	g.wg.Add(1)
 	go func() {
@@ -186,6 +294,10 @@ func (g *governor) shutdown(context.Context) error {
 		close(g.stop)
 		g.wg.Wait()
 		g.emitCheckpoints(true) // exporters shut down after processors: the final heads are still stored
+	}
+	if g.store != nil {
+		g.flushRegistry()
+		g.store.Close()
 	}
 	g.telemetry.Shutdown()
 	return nil
