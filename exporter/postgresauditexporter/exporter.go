@@ -165,6 +165,10 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 			return err
 		}
 		if role.exists && !role.owner {
+			if role.version < 0 {
+				return fmt.Errorf("cannot read %s_schema_version as this role (not the schema's owner): grant it "+
+					"SELECT, e.g. with `govctl db init`", e.cfg.Table)
+			}
 			if want := schemaVersion(); role.version < want {
 				return fmt.Errorf("the audit schema is at version %d and this collector needs %d; it is connected as a "+
 					"role that does not own the schema (the writer role), so it cannot migrate: apply the migrations as "+
@@ -174,6 +178,12 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 				e.warnedOwner = true
 				e.logger.Info("Connected as a role that does not own the audit schema (the writer role): migrations "+
 					"skipped, schema version checked", zap.Int("schema_version", role.version))
+				if bad, err := retentionPolicyMismatches(ctx, e.pool, e.cfg.Table, e.cfg.Retention.Categories); err != nil {
+					e.logger.Warn("Cannot read the retention policy", zap.String("error", safeError(err)))
+				} else if len(bad) > 0 {
+					e.logger.Warn("Retention categories the database policy will refuse (set by the owner: govctl db init --retention)",
+						zap.Strings("categories", bad))
+				}
 			}
 		}
 		if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {

@@ -14,6 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
@@ -267,4 +270,31 @@ func TestInitDatabaseAdoptsSingleRoleSchema(t *testing.T) {
 	w := connect(t, res.WriterDSN)
 	_, err = w.Exec(ctx, "BEGIN; SET LOCAL govcol.retention = 'on'; DELETE FROM audit_logs; COMMIT")
 	require.Equal(t, "42501", pgCode(err), "%v", err)
+}
+
+// As the writer, a configured retention the owner's policy does not allow is reported at start and refused by the
+// function (nothing deleted); the same category within the policy deletes.
+func TestWriterRetentionOutsidePolicyIsRefused(t *testing.T) {
+	_, res := initRoles(t, RetentionCategory{RequestTypePrefix: "", Days: 365})
+	ctx := context.Background()
+	w := startExporter(t, testConfig(t, res.WriterDSN), nil)
+	require.NoError(t, w.pushLogs(ctx, renumber(governed(t, "tenant-a"), time.Now().AddDate(0, 0, -100))))
+
+	core, logs := observer.New(zap.InfoLevel)
+	set := componenttest.NewNopTelemetrySettings()
+	set.Logger = zap.New(core)
+	cfg := testConfig(t, res.WriterDSN)
+	cfg.Retention.Categories = []RetentionCategory{{RequestTypePrefix: "", Days: 30}, {RequestTypePrefix: "claude_code_", Days: 30}}
+	cfg.Retention.CleanupInterval = time.Hour
+	e, err := newAuditExporter(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(ctx, componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	eventually(t, 10*time.Second, "refusals logged", func() bool { return logs.FilterMessage("Retention failed").Len() >= 2 })
+	warn := logs.FilterMessageSnippet("database policy will refuse").All()
+	require.Len(t, warn, 1)
+	assert.Contains(t, warn[0].ContextMap()["categories"], "*: configured 30 days, the policy keeps 365")
+	assert.Contains(t, warn[0].ContextMap()["categories"], "claude_code_: no policy (its records are kept)")
+	assert.EqualValues(t, 11, queryInt(t, res.WriterDSN, "SELECT count(*) FROM audit_logs"))
+	assert.Empty(t, logs.FilterMessageSnippet("markers stored unsigned").All(), "nothing deleted, no markers")
 }

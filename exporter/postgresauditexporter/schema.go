@@ -61,7 +61,7 @@ type schemaRole struct {
 	// retentionSelf: the connected role also owns the retention function, so it may delete directly (single-role
 	// setup: the append-only guarantees do not hold against this role).
 	retentionSelf bool
-	version       int // the recorded schema version (0 when unknown)
+	version       int // the recorded schema version (-1 when it cannot be read)
 }
 
 // inspectSchema reports the connected role's standing; it reads only catalogs and the version table.
@@ -80,7 +80,7 @@ func inspectSchema(ctx context.Context, q querier, table string) (schemaRole, er
 	}
 	s.exists = true
 	if err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+pgx.Identifier{table + "_schema_version"}.Sanitize()).Scan(&s.version); err != nil {
-		s.version = 0 // no version table, or no privilege on it: the caller decides
+		s.version = -1 // no version table, or no privilege on it: the caller decides
 	}
 	return s, nil
 }
@@ -102,4 +102,22 @@ func ensurePartitions(ctx context.Context, pool querier, table string, now time.
 	first := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC)
 	_, err := pool.Exec(ctx, "SELECT "+table+"_ensure_partitions($1::date, $2)", first, monthsAhead+2)
 	return err
+}
+
+// retentionPolicyMismatches lists the configured categories the stored policy will refuse (none, or a shorter age).
+func retentionPolicyMismatches(ctx context.Context, q querier, table string, cats []RetentionCategory) ([]string, error) {
+	var out []string
+	for _, c := range cats {
+		var days *int
+		if err := q.QueryRow(ctx, "SELECT (SELECT days FROM "+table+"_retention_policy WHERE category = $1)", c.RequestTypePrefix).Scan(&days); err != nil {
+			return nil, err
+		}
+		switch {
+		case days == nil:
+			out = append(out, fmt.Sprintf("%s: no policy (its records are kept)", categoryLabel(c.RequestTypePrefix)))
+		case *days > c.Days:
+			out = append(out, fmt.Sprintf("%s: configured %d days, the policy keeps %d", categoryLabel(c.RequestTypePrefix), c.Days, *days))
+		}
+	}
+	return out, nil
 }
