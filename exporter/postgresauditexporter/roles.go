@@ -44,13 +44,13 @@ type DBRoles struct {
 
 // DBInitResult is what InitDatabase set up. DSNs carry a password only for roles whose password it set.
 type DBInitResult struct {
-	Roles                           DBRoles
-	OwnerDSN, WriterDSN, ReaderDSN  string
-	Created                         []string // roles created by this run
-	PasswordsSet                    []string // roles whose password this run set
-	SchemaVersion                   int
-	Adopted                         string // the previous owner, when Adopt moved the schema
-	RetentionFunctionOwner, Warning string
+	Roles                          DBRoles
+	OwnerDSN, WriterDSN, ReaderDSN string
+	Created                        []string // roles created by this run
+	PasswordsSet                   []string // roles whose password this run set
+	SchemaVersion                  int
+	Adopted                        string // the previous owner, when Adopt moved the schema
+	RetentionFunctionOwner         string
 }
 
 // RoleNames returns the role names for prefix.

@@ -122,9 +122,14 @@ func TestFinding1WriterCannotEraseHistory(t *testing.T) {
 	admin := connect(t, superDSN)
 	_, err := admin.Exec(ctx, "GRANT DELETE ON audit_logs, audit_checkpoints TO "+pgx.Identifier{res.Roles.Writer}.Sanitize())
 	require.NoError(t, err)
+	// ... nor by shadowing the role check through its search_path (a schema it could create in on older servers).
+	_, err = admin.Exec(ctx, "CREATE SCHEMA shadow; GRANT USAGE ON SCHEMA shadow TO "+pgx.Identifier{res.Roles.Writer}.Sanitize()+
+		"; CREATE FUNCTION shadow.audit_logs_retention_role(schema name) RETURNS name LANGUAGE sql AS $$SELECT current_user$$")
+	require.NoError(t, err)
 	for _, sql := range []string{
 		"BEGIN; SET LOCAL govcol.retention = 'on'; DELETE FROM audit_logs WHERE chain_seq <= 10; COMMIT",
 		"BEGIN; SET LOCAL govcol.retention = 'on'; DELETE FROM audit_checkpoints; COMMIT",
+		"BEGIN; SET LOCAL search_path = shadow, public; SET LOCAL govcol.retention = 'on'; DELETE FROM audit_logs; COMMIT",
 	} {
 		_, err := w.Exec(ctx, sql)
 		require.Error(t, err, sql)

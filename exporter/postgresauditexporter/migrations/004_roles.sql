@@ -193,7 +193,7 @@ BEGIN
 END
 $fn$;
 
--- SECURITY DEFINER functions run with a fixed search_path (pg_catalog implicitly first, this schema, pg_temp last),
+-- SECURITY DEFINER and trigger functions run with a fixed search_path (pg_catalog implicitly first, this schema, pg_temp last),
 -- never the caller's.
 DO $do$
 BEGIN
@@ -201,6 +201,9 @@ BEGIN
     EXECUTE format('ALTER FUNCTION {{.table}}_retention_sign(bigint, text, text) SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION {{.table}}_ensure_partitions(date, int) SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION {{.table}}_retention_role(name) SET search_path = %I, pg_temp', current_schema());
+    -- The trigger functions too: the role check must never resolve through the deleting session's search_path.
+    EXECUTE format('ALTER FUNCTION {{.table}}_refuse_change() SET search_path = %I, pg_temp', current_schema());
+    EXECUTE format('ALTER FUNCTION {{.table}}_retention_markers_guard() SET search_path = %I, pg_temp', current_schema());
 END
 $do$;
 
