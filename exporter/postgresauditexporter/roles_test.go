@@ -203,6 +203,13 @@ func TestRetentionAsWriterLeavesSignedMarkers(t *testing.T) {
 	}
 	api := queryInt(t, res.WriterDSN, "SELECT count(*) FROM audit_logs WHERE request_type ^@ 'claude_code_api_' AND tenant_id = 'tenant-mid'")
 	require.Positive(t, api)
+	// Rows the writer forged into an old chain (a duplicate position, and a position 0) go with retention without
+	// invalidating its markers or blocking it.
+	_, err := connect(t, res.WriterDSN).Exec(ctx, `CREATE TEMP TABLE forged AS SELECT * FROM audit_logs WHERE tenant_id = 'tenant-old' ORDER BY chain_seq LIMIT 2;
+		UPDATE forged SET id = 'forged-' || id; UPDATE forged SET chain_seq = 0 WHERE chain_seq = 1;
+		INSERT INTO audit_logs SELECT * FROM forged`)
+	require.NoError(t, err)
+	require.EqualValues(t, 13, queryInt(t, res.WriterDSN, "SELECT count(*) FROM audit_logs WHERE tenant_id = 'tenant-old'"))
 
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -239,7 +246,17 @@ func TestRetentionAsWriterLeavesSignedMarkers(t *testing.T) {
 		m.ToSeq++
 		assert.Error(t, m.Verify(keys))
 	}
-	assert.Equal(t, map[string]int64{"tenant-old": 11, "tenant-mid": api}, deleted)
+	// tenant-mid lost exactly its API records; tenant-old its 11 positions (its forged duplicate counts again when it
+	// went in another batch than the original), every one of them inside a marker's range.
+	assert.Equal(t, api, deleted["tenant-mid"])
+	assert.Contains(t, []int64{11, 12}, deleted["tenant-old"])
+	covered := integrity.Ranges{}
+	for _, m := range markers {
+		if m.TenantID == "tenant-old" {
+			covered.AddRange(m.FromSeq, m.ToSeq)
+		}
+	}
+	assert.Equal(t, "1-11", covered.String())
 	// Signed markers cannot be re-signed, changed or deleted, even through the signing function.
 	wc := connect(t, res.WriterDSN)
 	for _, sql := range []string{

@@ -16,8 +16,8 @@ import (
 // RetentionMarker records, signed, that retention removed records of one chain: every sequence number in
 // [FromSeq, ToSeq] that is missing from the chain was deleted by the retention function of the Postgres exporter
 // for Category (a request_type prefix of the retention policy) with records older than Cutoff, at DeletedAt. Count is
-// how many records that deletion removed inside the range (the range may also hold records of other categories,
-// which stay). Markers are the only legitimate gaps in a stored chain besides the withdrawn sequence numbers of a
+// how many distinct sequence numbers that deletion removed inside the range (the range may also hold records of
+// other categories, which stay; successive batches may leave several markers with overlapping ranges for one chain). Markers are the only legitimate gaps in a stored chain besides the withdrawn sequence numbers of a
 // checkpoint.
 //
 // In Postgres a marker is a row of <table>_retention_markers whose columns carry these names (plus id and

@@ -92,7 +92,9 @@ CREATE TRIGGER {{.table}}_retention_markers_no_truncate BEFORE TRUNCATE ON {{.ta
 DROP FUNCTION {{.table}}_retention_delete(text, text[], timestamptz, int);
 
 -- Retention: deletes at most batch records of category older than cutoff (with their re-delivered copies), the
--- longer categories of the policy excluded, and writes one unsigned marker per chain touched. Refuses a category
+-- longer categories of the policy excluded, and writes one unsigned marker per chain touched (count: the distinct
+-- sequence numbers removed; rows without a valid chain position were never part of a chain and get no marker, so a
+-- forged row can never make the marker invalid and block retention). Refuses a category
 -- without a policy and a cutoff younger than its policy. Returns the number of audit_logs rows deleted and the ids
 -- of the markers written, which the caller signs with {{.table}}_retention_sign in the same transaction.
 CREATE FUNCTION {{.table}}_retention_delete(prefix text, cutoff timestamptz, batch int,
@@ -130,10 +132,10 @@ BEGIN
     ), m AS (
         INSERT INTO {{.table}}_retention_markers
             (tenant_id, chain_id, from_seq, to_seq, count, category, reason, cutoff, deleted_at)
-        SELECT x.tenant_id, x.chain_id, min(x.chain_seq), max(x.chain_seq), count(*), prefix, 'retention',
-               {{.table}}_retention_delete.cutoff, now()
+        SELECT x.tenant_id, x.chain_id, min(x.chain_seq), max(x.chain_seq), count(DISTINCT x.chain_seq), prefix,
+               'retention', {{.table}}_retention_delete.cutoff, now()
         FROM (SELECT * FROM d UNION ALL SELECT * FROM r) x
-        WHERE x.chain_id IS NOT NULL AND x.chain_seq IS NOT NULL
+        WHERE x.chain_id IS NOT NULL AND x.chain_seq >= 1
         GROUP BY x.tenant_id, x.chain_id
         RETURNING id
     )
