@@ -343,11 +343,14 @@ func TestVerifyAfterRedeliveryAndReplay(t *testing.T) {
 func TestVerifyAfterCrashSealing(t *testing.T) {
 	key, pub := signingKey(t)
 	for name, tc := range map[string]struct {
-		lost string // records of the crashed run that never arrived
-		want string
+		lost   string // records of the crashed run that never arrived
+		change string // tampering with the unsigned tail before the restart
+		want   string
 	}{
-		"nothing lost": {"", "sealed after a crash by a later run"},
-		"records lost": {"30, 31", "lost in the crash, never stored: 30-31"},
+		"nothing lost": {"", "", "sealed after a crash by a later run"},
+		"records lost": {"30, 31", "", "lost in the crash, never stored: 30-31"},
+		// A tail that does not check out is not sealed: verify reports it.
+		"changed tail": {"", "UPDATE audit_logs SET query = 'nothing to see' WHERE chain_seq = 25", "FAILED: " + integrity.KindUncoveredTail + " at seq 12: records 12..33 are not covered by a signed checkpoint (+1 more)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dsn := pgtest.NewDatabase(t)
@@ -358,6 +361,9 @@ func TestVerifyAfterCrashSealing(t *testing.T) {
 			crash := []string{"SET session_replication_role = replica", "DELETE FROM audit_checkpoints WHERE last_seq > 11"}
 			if tc.lost != "" {
 				crash = append(crash, "DELETE FROM audit_logs WHERE chain_seq IN ("+tc.lost+")")
+			}
+			if tc.change != "" {
+				crash = append(crash, tc.change)
 			}
 			c, err := pgx.Connect(context.Background(), dsn)
 			require.NoError(t, err)
@@ -371,8 +377,15 @@ func TestVerifyAfterCrashSealing(t *testing.T) {
 			assert.Contains(t, out, "FAILED: "+integrity.KindUncoveredTail, out)
 
 			collectorRun(t, dsn, key, filepath.Join(t.TempDir(), "fb.jsonl"), []int{3}) // the restart
-			assert.EqualValues(t, 1, pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_logs_chains WHERE kind = 'sealed' AND chain_id = $1", chain))
+			seals := pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_logs_chains WHERE kind = 'sealed' AND chain_id = $1", chain)
 			out, err = verifyReport(t, dsn, pub)
+			if tc.change != "" {
+				assert.Zero(t, seals)
+				require.ErrorIs(t, err, errVerifyFailed, out)
+				assert.Contains(t, out, tc.want, out)
+				return
+			}
+			assert.EqualValues(t, 1, seals)
 			require.NoError(t, err, out)
 			assert.Contains(t, out, tc.want, out)
 			assert.Equal(t, 2, strings.Count(out, ": OK"), out)

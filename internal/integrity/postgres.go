@@ -494,10 +494,10 @@ func newHashPool(n int) *hashPool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			var hs entryHasher
 			for b := range p.jobs {
 				for i := range b.entries {
-					h, err := hashEntry(&b.entries[i], b.entries[i].Record.ChainSeq)
-					b.ok[i] = err == nil && h == b.entries[i].Record.RecordHash
+					b.ok[i] = hs.matches(&b.entries[i])
 				}
 				close(b.done)
 			}
@@ -631,3 +631,47 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 }
 
 var errNotBinary = errors.New("unexpected column type")
+
+// entryHasher checks records against their record_hash, memoising the canonical form of the JSON column values it
+// has seen (bounded) and reusing its buffer. Not safe for concurrent use.
+type entryHasher struct {
+	memo map[string][]byte
+	buf  []byte
+}
+
+// memoLimit bounds the memo (distinct JSON values, each well under the column caps); it is emptied when full.
+const memoLimit = 4096
+
+func (h *entryHasher) canonical(raw []byte) ([]byte, error) {
+	if c, ok := h.memo[string(raw)]; ok {
+		return c, nil
+	}
+	c, err := audit.CanonicalJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	if h.memo == nil || len(h.memo) >= memoLimit {
+		h.memo = make(map[string][]byte, memoLimit)
+	}
+	h.memo[string(raw)] = []byte(c)
+	return []byte(c), nil
+}
+
+func (h *entryHasher) matches(e *Entry) bool {
+	var js audit.StoredJSON
+	var err error
+	for _, p := range []struct {
+		dst *[]byte
+		src []byte
+	}{{&js.PolicyDetails, e.JSON.PolicyDetails}, {&js.Obligations, e.JSON.Obligations}, {&js.ComplianceFlags, e.JSON.ComplianceFlags},
+		{&js.SecurityMetrics, e.JSON.SecurityMetrics}, {&js.Metadata, e.JSON.Metadata}} {
+		if *p.dst, err = h.canonical(p.src); err != nil {
+			return false
+		}
+	}
+	h.buf, err = e.Record.AppendCanonicalPrepared(h.buf[:0], &js)
+	if err != nil {
+		return false
+	}
+	return audit.HashOf(h.buf) == e.Record.RecordHash
+}
