@@ -203,6 +203,13 @@ func TestVerifyCleanTrail(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(out, ": OK"), out)
 	assert.Contains(t, out, "2 chains, 55 records checked")
 	assert.Positive(t, pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_checkpoints"))
+	assert.EqualValues(t, 2, pgtest.QueryInt(t, dsn, "SELECT count(*) FROM audit_logs_chains WHERE kind = 'opened'"))
+	// A window (--since) anchors each chain at its first record in it; a tenant filter reads that tenant only.
+	var since bytes.Buffer
+	err = runVerify(context.Background(), &since, verifyOptions{dsn: dsn, keys: []string{pub}, table: "audit_logs",
+		checkpoints: "audit_checkpoints", since: "1h", tenant: "tenant-a"}, time.Now())
+	require.NoError(t, err, since.String())
+	assert.Contains(t, since.String(), "2 chains, 55 records checked", since.String())
 
 	// A wrong key set: every checkpoint fails its signature.
 	_, otherPub := signingKey(t)
