@@ -187,7 +187,7 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 	// The same collector serves the audit API over the records it stored (auditapi in config/local.yaml).
 	req, err := http.NewRequest("POST", c.AuditAPIURL+"/api/v1/audit/search", strings.NewReader(`{"action":"blocked"}`))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+lic)
+	req.Header.Set("Authorization", "Bearer "+c.Keys.ReadLicense(t, "org-e2e", "tenant-e2e", "auditor-e2e"))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -130,6 +130,17 @@ func (k Keys) License(t testing.TB, org, tenant, clientID, email string) string 
 	return tok
 }
 
+// ReadLicense issues a read license for the whole tenant (an auditor's), valid for an hour: ingest licenses get 403
+// from the audit API.
+func (k Keys) ReadLicense(t testing.TB, org, tenant, clientID string) string {
+	t.Helper()
+	c := license.NewClaims(org, tenant, clientID, "standard", "", time.Now(), time.Hour)
+	c.Scope, c.ReadTenant = license.ScopeRead, true
+	tok, err := license.Issue(k.Priv, c)
+	require.NoError(t, err)
+	return tok
+}
+
 // Sink is an OTLP/HTTP server recording what the collector's otlp_http exporter forwards.
 type Sink struct {
 	URL string
