@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -378,4 +380,17 @@ func TestCheckpointWithdrawnRoundTrips(t *testing.T) {
 	b, err = json.Marshal(plain)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "withdrawn", "checkpoints without withdrawals keep the v1 form")
+}
+
+// A signing key file group or others can read is refused with the fix in the error.
+func TestLoadSigningKeyRefusesLoosePermissions(t *testing.T) {
+	dir := t.TempDir()
+	priv := filepath.Join(dir, "audit.key")
+	_, err := license.WriteKeyPair(priv, filepath.Join(dir, "audit.pub"))
+	require.NoError(t, err)
+	_, _, err = integrity.LoadSigningKey(priv, "", "")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(priv, 0o644))
+	_, _, err = integrity.LoadSigningKey(priv, "", "")
+	require.ErrorContains(t, err, "chmod 600")
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/govcol/govcol/internal/license"
@@ -20,13 +19,12 @@ func LoadSigningKey(file, inline, keyID string) (ed25519.PrivateKey, string, err
 	case file != "" && inline != "":
 		return nil, "", errors.New("set signing_key_file or signing_key, not both")
 	case file != "":
-		b, err := os.ReadFile(file)
+		// Refuses a key file group or others can read: whoever reads it can sign checkpoints.
+		k, err := license.LoadPrivateKeyFile(file)
 		if err != nil {
 			return nil, "", fmt.Errorf("signing key: %w", err)
 		}
-		if key, err = license.ParsePrivateKeyPEM(b); err != nil {
-			return nil, "", fmt.Errorf("signing key %s: %w", file, err)
-		}
+		key = k
 	case inline != "":
 		s := strings.TrimSpace(inline)
 		if !strings.HasPrefix(s, "-----BEGIN") {
