@@ -5,8 +5,6 @@ package integrity
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -42,36 +40,22 @@ var (
 // that withdraws sequence numbers is "govcol.checkpoint.v2\x00", the same fields, then withdrawn (Ranges.String).
 func (c *Checkpoint) Payload() []byte {
 	fields := []string{c.ChainID, c.TenantID, strconv.FormatInt(c.LastSeq, 10), c.LastHash, c.KeyID, audit.CanonicalTime(c.SignedAt)}
-	b := append([]byte{}, checkpointMagic...)
 	if len(c.Withdrawn) > 0 {
-		b = append(b[:0], checkpointMagicV2...)
-		fields = append(fields, c.Withdrawn.String())
+		return signedPayload(checkpointMagicV2, append(fields, c.Withdrawn.String())...)
 	}
-	for _, s := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	return signedPayload(checkpointMagic, fields...)
 }
 
 // Sign sets KeyID and Signature.
 func (c *Checkpoint) Sign(key ed25519.PrivateKey, keyID string) {
 	c.KeyID = keyID
 	c.SignedAt = c.SignedAt.UTC().Truncate(time.Microsecond)
-	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, c.Payload()))
+	c.Signature = sign(key, c.Payload())
 }
 
 // VerifySignature checks the signature against the key set (key rotation: any known key id).
 func (c *Checkpoint) VerifySignature(keys license.KeySet) error {
-	pub, ok := keys[c.KeyID]
-	if !ok {
-		return fmt.Errorf("unknown key id %q", c.KeyID)
-	}
-	sig, err := base64.StdEncoding.DecodeString(c.Signature)
-	if err != nil || !ed25519.Verify(pub, c.Payload(), sig) {
-		return errors.New("signature does not verify")
-	}
-	return nil
+	return verifySignature(keys, c.KeyID, c.Signature, c.Payload())
 }
 
 // Attributes of a checkpoint log record. A checkpoint travels through the logs pipeline beside the records it

@@ -2,8 +2,6 @@ package integrity
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -56,19 +54,14 @@ var registryMagic = []byte("govcol.registry.v1\x00")
 func (e *RegistryEntry) Payload() []byte {
 	fields := []string{e.Kind, e.ChainID, e.TenantID, e.Instance, strconv.FormatInt(e.Seq, 10), e.Link, e.Lost.String(),
 		e.SealedBy, e.KeyID, audit.CanonicalTime(e.SignedAt)}
-	b := append([]byte{}, registryMagic...)
-	for _, s := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	return signedPayload(registryMagic, fields...)
 }
 
 // Sign sets KeyID and Signature (SignedAt truncated to the microsecond, as Postgres stores it).
 func (e *RegistryEntry) Sign(key ed25519.PrivateKey, keyID string) {
 	e.KeyID = keyID
 	e.SignedAt = e.SignedAt.UTC().Truncate(time.Microsecond)
-	e.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, e.Payload()))
+	e.Signature = sign(key, e.Payload())
 }
 
 // Verify checks the entry's form and signature against the key set.
@@ -80,13 +73,5 @@ func (e *RegistryEntry) Verify(keys license.KeySet) error {
 		e.Kind != RegistryOpened && e.Kind != RegistrySealed:
 		return fmt.Errorf("malformed registry entry (%s at %d)", e.Kind, e.Seq)
 	}
-	pub, ok := keys[e.KeyID]
-	if !ok {
-		return fmt.Errorf("unknown key id %q", e.KeyID)
-	}
-	sig, err := base64.StdEncoding.DecodeString(e.Signature)
-	if err != nil || !ed25519.Verify(pub, e.Payload(), sig) {
-		return errors.New("signature does not verify")
-	}
-	return nil
+	return verifySignature(keys, e.KeyID, e.Signature, e.Payload())
 }

@@ -2,8 +2,6 @@ package integrity
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,12 +50,7 @@ func (m *RetentionMarker) Payload() []byte {
 	fields := []string{m.TenantID, m.ChainID, strconv.FormatInt(m.FromSeq, 10), strconv.FormatInt(m.ToSeq, 10),
 		strconv.FormatInt(m.Count, 10), m.Category, m.Reason, audit.CanonicalTime(m.Cutoff),
 		audit.CanonicalTime(m.DeletedAt), m.KeyID}
-	b := append([]byte{}, retentionMagic...)
-	for _, s := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	return signedPayload(retentionMagic, fields...)
 }
 
 // Sign sets KeyID and Signature (times are truncated to the microsecond, as Postgres stores them).
@@ -65,7 +58,7 @@ func (m *RetentionMarker) Sign(key ed25519.PrivateKey, keyID string) {
 	m.KeyID = keyID
 	m.Cutoff = m.Cutoff.UTC().Truncate(time.Microsecond)
 	m.DeletedAt = m.DeletedAt.UTC().Truncate(time.Microsecond)
-	m.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, m.Payload()))
+	m.Signature = sign(key, m.Payload())
 }
 
 // Verify checks the marker's signature against the key set (any known key id) and that its range is well formed.
@@ -76,13 +69,8 @@ func (m *RetentionMarker) Verify(keys license.KeySet) error {
 	if m.Signature == "" {
 		return errors.New("retention marker: unsigned")
 	}
-	pub, ok := keys[m.KeyID]
-	if !ok {
-		return fmt.Errorf("retention marker: unknown key id %q", m.KeyID)
-	}
-	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	if err != nil || !ed25519.Verify(pub, m.Payload(), sig) {
-		return errors.New("retention marker: signature does not verify")
+	if err := verifySignature(keys, m.KeyID, m.Signature, m.Payload()); err != nil {
+		return fmt.Errorf("retention marker: %w", err)
 	}
 	return nil
 }
