@@ -43,8 +43,8 @@ func (h fakeHost) GetExtensions() map[component.ID]component.Component { return 
 
 // fixture is a running audit API over a database holding tenant-a's and tenant-b's governed fixture records.
 type fixture struct {
-	base  string
-	dsn   string
+	base string
+	dsn  string
 	// issue signs claims with the key the fixture's licenseauth trusts.
 	issue func(c license.Claims) string
 	cfg   *Config

@@ -25,8 +25,8 @@ func TestScopeClaimsExposedAsAuthAttributes(t *testing.T) {
 	admin := license.NewClaims("org-a", "tenant-a", "client-x", "", "", now, time.Hour)
 	admin.Scope, admin.Global = license.ScopeAdmin, true
 	for _, tc := range []struct {
-		name                       string
-		claims                     license.Claims
+		name                      string
+		claims                    license.Claims
 		scope, readTenant, global string
 	}{
 		{"no scope claim", legacy, "ingest", "false", "false"},
