@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -228,14 +229,7 @@ func TestDataErrorOnOneRowNeverBlocksTheOthers(t *testing.T) {
 // whose request_id carries a NUL byte (under the cap, refused by Postgres with 22021) is dead-lettered; ConsumeLogs
 // returns nil at once and both tenants' other records are stored.
 func TestDataErrorThroughConsumeLogsIsNotRetried(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	cfg := testConfig(t, dsn)
-	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	cfg.BackOffConfig.MaxElapsedTime = 10 * time.Minute
-	exp, e := pipelineExporter(t, cfg, tel)
-	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	dsn, tel, cfg, exp, e := unqueuedExporter(t)
 
 	ld := twoTenants(t)
 	lr := logRecordsOf(ld, "tenant-b")[4]
@@ -336,14 +330,7 @@ func TestReplayDeadLettersPoisonLinesAndEmptiesTheFile(t *testing.T) {
 // 4 KB user_id are dead-lettered as oversize (the error names the column and the sizes, never the value) and never
 // reach Postgres: the other 20 records go in one write, nothing is refused, retried or spilled.
 func TestOverCapRecordIsDeadLetteredAsOversizeBeforePostgres(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	cfg := testConfig(t, dsn)
-	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	cfg.BackOffConfig.MaxElapsedTime = 10 * time.Minute
-	exp, e := pipelineExporter(t, cfg, tel)
-	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	dsn, tel, cfg, exp, e := unqueuedExporter(t)
 
 	ld := twoTenants(t)
 	bigReq, bigUser := randomText(t, 12<<10), randomText(t, 4<<10)
@@ -429,4 +416,20 @@ func TestReplayDuringOutageDeadLettersEachLineOnce(t *testing.T) {
 	dl, text := readDeadLetters(t, cfg)
 	require.Len(t, dl, 1, text)
 	assert.Equal(t, "malformed", dl[0].Reason)
+}
+
+// unqueuedExporter starts the exporter through exporterhelper without a queue (ConsumeLogs returns what the export
+// returned) and with a 10-minute retry budget (a retried batch would hold ConsumeLogs past any test deadline), on a
+// fresh database with own telemetry.
+func unqueuedExporter(t *testing.T) (string, *componenttest.Telemetry, *Config, exporter.Logs, *auditExporter) {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	cfg := testConfig(t, dsn)
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	cfg.BackOffConfig.MaxElapsedTime = 10 * time.Minute
+	exp, e := pipelineExporter(t, cfg, tel)
+	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	return dsn, tel, cfg, exp, e
 }
