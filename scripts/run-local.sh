@@ -11,6 +11,8 @@ if [ -z "${GOVCOL_PG_DSN:-}" ]; then
   eval "$(./bin/govctl dev postgres --dir "$GOVCOL_DIR/pg")"
 fi
 export GOVCOL_PG_DSN
+# The Log Explorer reads with the reader role when the local cluster made one (GOVCOL_PG_READER_DSN).
+export GOVCOL_PG_READER_DSN="${GOVCOL_PG_READER_DSN:-}"
 echo "Decision objects: $GOVCOL_DIR/decisions/axonflow/decisions/YYYY/MM/DD/<decision_id>.json"
 echo "Verify the trail: ./bin/govctl verify --key $GOVCOL_DIR/audit-signing.pub.pem"
 echo "Log Explorer: http://127.0.0.1:8080/audit/ (paste the admin license from $GOVCOL_DIR/dev-admin.license; dev.license only sends telemetry)"
