@@ -49,15 +49,7 @@ func verifyEventually(t *testing.T, c *Collector, within time.Duration) integrit
 // restarted run seals the killed run's chain, and `govctl verify` passes (it failed forever before: the killed
 // chain's tail was unsigned).
 func TestSealingAfterSIGKILLWithPersistentQueue(t *testing.T) {
-	c, lic := sealingCollector(t, true)
-	d := scaled(10*time.Second, 30*time.Second)
-	acked := filepath.Join(t.TempDir(), "acked")
-	wait := Load(t, c, lic, "http", "--rate", "1650", "--developers", "5", "--batch", "5", "--retry",
-		"--duration", secs(d), "--max-events", "10000000", "--acked-file", acked)
-	time.Sleep(d / 3)
-	c.Kill()
-	c.Restart(t)
-	r := wait()
+	c, r, acked := killUnderLoad(t, true, scaled(10*time.Second, 30*time.Second), 3)
 	assert.Zero(t, r.FailedPermanent, r.FirstError)
 	assert.Equal(t, r.EventsSent, r.EventsAcked, "with retries every event is acknowledged in the end: %s", r.FirstError)
 	requireStoredOnce(t, c, r.EventsAcked)
@@ -88,15 +80,7 @@ func TestSealingAfterSIGKILLWithPersistentQueue(t *testing.T) {
 // stored chain shows (deletions from signed ranges, gaps a seal names) and never fails a trail that lost nothing;
 // losses after the last stored record are the documented limit of an in-memory queue.
 func TestSealingAfterSIGKILLWithMemoryQueue(t *testing.T) {
-	c, lic := sealingCollector(t, false)
-	d := scaled(8*time.Second, 20*time.Second)
-	acked := filepath.Join(t.TempDir(), "acked")
-	wait := Load(t, c, lic, "http", "--rate", "1650", "--developers", "5", "--batch", "5", "--retry",
-		"--duration", secs(d), "--max-events", "10000000", "--acked-file", acked)
-	time.Sleep(d / 2)
-	c.Kill()
-	c.Restart(t)
-	r := wait()
+	c, r, acked := killUnderLoad(t, false, scaled(8*time.Second, 20*time.Second), 2)
 	time.Sleep(3 * time.Second)
 	_, missing := MissingAcked(t, c.PostgresDSN, acked)
 
@@ -128,4 +112,19 @@ func TestSealingAfterSIGKILLWithMemoryQueue(t *testing.T) {
 	}
 	t.Logf("SIGKILL with the in-memory queue: %d acknowledged, %d acknowledged sessions missing; %d chains sealed; verify ok=%v, names: %v",
 		r.EventsAcked, len(missing), sealed, rep.OK(), named)
+}
+
+// killUnderLoad starts a sealing collector (persistent or in-memory queue), loads it with retrying clients at 1650
+// events/s for d, SIGKILLs and restarts it d/killDivisor into the run, and returns the collector, the load result
+// and the file of acknowledged sessions.
+func killUnderLoad(t *testing.T, persistent bool, d time.Duration, killDivisor time.Duration) (*Collector, LoadResult, string) {
+	t.Helper()
+	c, lic := sealingCollector(t, persistent)
+	acked := filepath.Join(t.TempDir(), "acked")
+	wait := Load(t, c, lic, "http", "--rate", "1650", "--developers", "5", "--batch", "5", "--retry",
+		"--duration", secs(d), "--max-events", "10000000", "--acked-file", acked)
+	time.Sleep(d / killDivisor)
+	c.Kill()
+	c.Restart(t)
+	return c, wait(), acked
 }
