@@ -11,17 +11,6 @@ import (
 	"github.com/govcol/govcol/internal/license"
 )
 
-// Auth attribute names set by licenseauth (extension/licenseauthextension: AttrOrgID, ...). They are repeated here
-// rather than imported so that any server authenticator exposing them can stand in.
-const (
-	attrOrgID      = "org_id"
-	attrTenantID   = "tenant_id"
-	attrEmail      = "email"
-	attrScope      = "scope"
-	attrReadTenant = "read_tenant"
-	attrGlobal     = "global"
-)
-
 // caller is who a request authenticated as and what it may read; everything comes from the license, never from the
 // request. The rules (README "Who reads what"):
 //
@@ -54,17 +43,17 @@ func (a *auditAPI) callerOf(ctx context.Context) (caller, error) {
 		return caller{}, &apiError{http.StatusUnauthorized, "unauthenticated"}
 	}
 	str := func(name string) string { v, _ := info.Auth.GetAttribute(name).(string); return v }
-	c := caller{tenant: str(attrTenantID), org: str(attrOrgID), scope: license.Scope(str(attrScope))}
+	c := caller{tenant: str(license.AuthTenantID), org: str(license.AuthOrgID), scope: license.Scope(str(license.AuthScope))}
 	if c.tenant == "" || c.org == "" {
 		return caller{}, &apiError{http.StatusUnauthorized, "license without organisation or tenant"}
 	}
 	switch c.scope {
 	case license.ScopeAdmin:
-		c.admin = str(attrGlobal) == "true"
+		c.admin = str(license.AuthGlobal) == "true"
 		c.orgAdmin = !c.admin
 	case license.ScopeRead:
-		if str(attrReadTenant) != "true" {
-			c.email = str(attrEmail)
+		if str(license.AuthReadTenant) != "true" {
+			c.email = str(license.AuthEmail)
 			if c.email == "" {
 				return caller{}, &apiError{http.StatusForbidden, "a read license needs an email (its own records) or read_tenant (its tenant)"}
 			}

@@ -28,21 +28,18 @@ import (
 	"github.com/govcol/govcol/internal/license"
 )
 
-// Auth attribute names exposed through client.Info.Auth. Downstream components (the governance processor) read the
-// tenant from here, never from the payload.
+// Auth attribute names exposed through client.Info.Auth (defined once in internal/license, which the governance
+// processor and the audit API read them from).
 const (
-	AttrOrgID     = "org_id"
-	AttrTenantID  = "tenant_id"
-	AttrClientID  = "client_id"
-	AttrTier      = "tier"
-	AttrLicenseID = "license_id"
-	AttrEmail     = "email"
-	// AttrScope is the license's scope: ingest (also for licenses without the claim), read or admin.
-	AttrScope = "scope"
-	// AttrReadTenant is "true" when a read license is granted its whole tenant, else "false".
-	AttrReadTenant = "read_tenant"
-	// AttrGlobal is "true" when an admin license reads every organisation, else "false".
-	AttrGlobal = "global"
+	AttrOrgID      = license.AuthOrgID
+	AttrTenantID   = license.AuthTenantID
+	AttrClientID   = license.AuthClientID
+	AttrTier       = license.AuthTier
+	AttrLicenseID  = license.AuthLicenseID
+	AttrEmail      = license.AuthEmail
+	AttrScope      = license.AuthScope
+	AttrReadTenant = license.AuthReadTenant
+	AttrGlobal     = license.AuthGlobal
 )
 
 var (

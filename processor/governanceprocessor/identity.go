@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/net/idna"
 
-	"github.com/govcol/govcol/extension/licenseauthextension"
 	"github.com/govcol/govcol/internal/audit"
+	lic "github.com/govcol/govcol/internal/license"
 )
 
 // Request headers read for identity (looked up case-insensitively: HTTP delivers canonical keys, gRPC lower case).
@@ -50,7 +50,7 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 		s, _ := info.Auth.GetAttribute(k).(string)
 		return s
 	}
-	id.tenantID = authAttr(licenseauthextension.AttrTenantID)
+	id.tenantID = authAttr(lic.AuthTenantID)
 	if id.tenantID == "" {
 		if !g.cfg.AllowUnauthenticated {
 			return identity{}, errUnauthenticated
@@ -58,10 +58,10 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 		d := g.cfg.DefaultTenant
 		id.orgID, id.tenantID, id.clientID = d.OrgID, d.TenantID, d.ClientID
 	} else {
-		id.orgID = authAttr(licenseauthextension.AttrOrgID)
-		id.clientID = authAttr(licenseauthextension.AttrClientID)
-		id.licenseID = authAttr(licenseauthextension.AttrLicenseID)
-		id.tier = authAttr(licenseauthextension.AttrTier)
+		id.orgID = authAttr(lic.AuthOrgID)
+		id.clientID = authAttr(lic.AuthClientID)
+		id.licenseID = authAttr(lic.AuthLicenseID)
+		id.tier = authAttr(lic.AuthTier)
 	}
 
 	// Identity headers (docs/ARCHITECTURE.md §4, README "Identity headers"): a value with an invisible or look-alike
@@ -93,7 +93,7 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 	id.clientHeader = header(audit.HeaderClient, checkValue)
 
 	// The license's email is signed by the operator; it still passes the same rule (and is stored the same way).
-	licenseEmail, _ := normalizeEmail(authAttr(licenseauthextension.AttrEmail))
+	licenseEmail, _ := normalizeEmail(authAttr(lic.AuthEmail))
 	headerEmail := header(headerUserEmail, checkEmail)
 	switch {
 	case licenseEmail != "":
