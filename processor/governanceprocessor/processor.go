@@ -284,9 +284,12 @@ func (g *governor) emitCheckpoints(force bool) {
 func (g *governor) sendCheckpoints(cps []*integrity.Checkpoint) {
 	ld := plog.NewLogs()
 	integrity.AppendCheckpoints(ld, cps)
+	outcome := "sent"
 	if err := g.next.ConsumeLogs(context.Background(), ld); err != nil {
+		outcome = "failed"
 		g.logger.Error("governance: sending integrity checkpoints failed", zap.Error(err))
 	}
+	g.telemetry.GovernanceCheckpoints.Add(context.Background(), int64(len(cps)), metric.WithAttributes(attribute.String("outcome", outcome)))
 }
 
 func (g *governor) shutdown(context.Context) error {

@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                               sync.Mutex
 	registrations                    []metric.Registration
 	GovernanceBatchesRefused         metric.Int64Counter
+	GovernanceCheckpoints            metric.Int64Counter
 	GovernanceIdentifiersWithheld    metric.Int64Counter
 	GovernanceIdentityHeadersRefused metric.Int64Counter
 	GovernancePiiDetections          metric.Int64Counter
@@ -69,6 +70,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_governance_batches_refused",
 		metric.WithDescription("Batches refused before processing, by reason. [Development]"),
 		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.GovernanceCheckpoints, err = builder.meter.Int64Counter(
+		"otelcol_governance_checkpoints",
+		metric.WithDescription("Signed integrity checkpoints handed down the logs pipeline, by outcome. [Development]"),
+		metric.WithUnit("{checkpoint}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.GovernanceIdentifiersWithheld, err = builder.meter.Int64Counter(

@@ -20,6 +20,7 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.GovernanceBatchesRefused.Add(context.Background(), 1)
+	tb.GovernanceCheckpoints.Add(context.Background(), 1)
 	tb.GovernanceIdentifiersWithheld.Add(context.Background(), 1)
 	tb.GovernanceIdentityHeadersRefused.Add(context.Background(), 1)
 	tb.GovernancePiiDetections.Add(context.Background(), 1)
@@ -28,6 +29,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.GovernanceRecordsProcessed.Add(context.Background(), 1)
 	tb.GovernanceValuesWithheld.Add(context.Background(), 1)
 	AssertEqualGovernanceBatchesRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualGovernanceCheckpoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualGovernanceIdentifiersWithheld(t, testTel,
