@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/config/configopaque"
 )
 
 // Config is the s3decision exporter's configuration.
@@ -35,6 +37,59 @@ type Config struct {
 	Workers int `mapstructure:"workers"`
 	// Breaker opens after Threshold consecutive failed puts; after Cooldown one probe put decides.
 	Breaker BreakerConfig `mapstructure:"breaker"`
+
+	// Selection is the OTTL log condition (ottllog context) a governed record must meet to be a decision that is
+	// shipped; the others stay in Postgres only. Integrity checkpoints are always shipped.
+	Selection string `mapstructure:"selection"`
+	// Layout is per_decision (one JSON object per decision) or batched (NDJSON gzip, one object per hour
+	// partition per flush interval).
+	Layout string `mapstructure:"layout"`
+	// Batch configures the batched layout.
+	Batch BatchConfig `mapstructure:"batch"`
+	// Reconcile ships from Postgres what the live path did not.
+	Reconcile ReconcileConfig `mapstructure:"reconcile"`
+}
+
+// Layouts.
+const (
+	LayoutPerDecision = "per_decision"
+	LayoutBatched     = "batched"
+)
+
+// DefaultSelection ships every tool decision and every record whose verdict is not allowed.
+const DefaultSelection = `attributes["audit.event"] == "tool_decision" or attributes["audit.event"] == "code_edit_tool_decision" or attributes["audit.policy_decision"] != "allowed"`
+
+// BatchConfig is the batched layout.
+type BatchConfig struct {
+	// FlushInterval is the longest a decision waits in a partition's batch.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// MaxRecords per object; a full batch is flushed at once.
+	MaxRecords int `mapstructure:"max_records"`
+	// Instance names this collector in the object keys; empty means service.instance.id, else the host name.
+	Instance string `mapstructure:"instance"`
+}
+
+// ReconcileConfig is the reconciler: it reads audit_logs (read-only) and puts the selected decisions the store
+// lacks, slice by slice of event time, behind a durable watermark kept in the store.
+type ReconcileConfig struct {
+	// PostgresDSN of the database holding audit_logs (the reader role is enough); empty turns the reconciler off.
+	PostgresDSN configopaque.String `mapstructure:"postgres_dsn"`
+	// Table is the audit_logs table.
+	Table string `mapstructure:"table"`
+	// Interval between passes.
+	Interval time.Duration `mapstructure:"interval"`
+	// Slice is the unit of event time one reconciliation compares (a divisor of an hour).
+	Slice time.Duration `mapstructure:"slice"`
+	// Settle is how long after ingest (received_at) a record is left to the live path.
+	Settle time.Duration `mapstructure:"settle"`
+	// Recheck is how far behind the watermark slices are re-counted for late records.
+	Recheck time.Duration `mapstructure:"recheck"`
+	// InitialLookback is where a reconciler without a watermark starts, before now.
+	InitialLookback time.Duration `mapstructure:"initial_lookback"`
+	// MaxSlicesPerPass bounds one pass; the rest waits for the next.
+	MaxSlicesPerPass int `mapstructure:"max_slices_per_pass"`
+	// PutConcurrency is how many puts the reconciler runs at once.
+	PutConcurrency int `mapstructure:"put_concurrency"`
 }
 
 // ObjectLockConfig sets an Object Lock retention on every object.
@@ -53,9 +108,56 @@ type BreakerConfig struct {
 
 // Limits of the configuration.
 const (
-	maxBufferSize = 65536
-	maxWorkers    = 256
+	maxBufferSize   = 65536
+	maxWorkers      = 256
+	maxBatchRecords = 1000000
 )
+
+func (r *ReconcileConfig) validate(c *Config) []error {
+	var errs []error
+	if r.Table == "" || !isSQLIdent(r.Table) {
+		errs = append(errs, fmt.Errorf("reconcile.table %q must be a plain SQL identifier", r.Table))
+	}
+	if r.Interval <= 0 || r.Slice <= 0 || r.Settle <= 0 || r.Recheck < 0 || r.InitialLookback < 0 {
+		errs = append(errs, errors.New("reconcile.interval, slice and settle must be positive, recheck and initial_lookback not negative"))
+	}
+	if r.Slice > 0 && (time.Hour%r.Slice != 0 || r.Slice%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("reconcile.slice %s must be whole seconds and divide an hour", r.Slice))
+	}
+	if c.Layout == LayoutBatched && r.Settle <= c.Batch.FlushInterval+c.PutTimeout {
+		errs = append(errs, errors.New("reconcile.settle must exceed batch.flush_interval + put_timeout (the live path's longest delay)"))
+	}
+	if r.MaxSlicesPerPass < 1 {
+		errs = append(errs, errors.New("reconcile.max_slices_per_pass must be at least 1"))
+	}
+	if r.PutConcurrency < 1 || r.PutConcurrency > maxWorkers {
+		errs = append(errs, fmt.Errorf("reconcile.put_concurrency must be between 1 and %d", maxWorkers))
+	}
+	return errs
+}
+
+func isSQLIdent(s string) bool {
+	for i, ch := range s {
+		if !(ch == '_' || ch >= 'a' && ch <= 'z' || i > 0 && ch >= '0' && ch <= '9') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 48
+}
+
+// sanitizeInstance keeps the characters an object key segment may hold.
+func sanitizeInstance(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if !(ch == '.' || ch == '_' || ch == '-' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
@@ -105,6 +207,24 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("object_lock.mode %q must be GOVERNANCE or COMPLIANCE", c.ObjectLock.Mode))
 	}
+	switch c.Layout {
+	case LayoutPerDecision, LayoutBatched:
+	default:
+		errs = append(errs, fmt.Errorf("layout %q must be per_decision or batched", c.Layout))
+	}
+	if strings.TrimSpace(c.Selection) == "" {
+		errs = append(errs, errors.New(`selection must be an OTTL condition ("true" ships every record)`))
+	}
+	if c.Batch.FlushInterval <= 0 {
+		errs = append(errs, errors.New("batch.flush_interval must be positive"))
+	}
+	if c.Batch.MaxRecords < 1 || c.Batch.MaxRecords > maxBatchRecords {
+		errs = append(errs, fmt.Errorf("batch.max_records must be between 1 and %d", maxBatchRecords))
+	}
+	if c.Batch.Instance != "" && sanitizeInstance(c.Batch.Instance) != c.Batch.Instance {
+		errs = append(errs, fmt.Errorf("batch.instance %q may hold only letters, digits, '.', '_' and '-'", c.Batch.Instance))
+	}
+	errs = append(errs, c.Reconcile.validate(c)...)
 	if c.LocalDir != "" && (c.ServerSideEncryption != "" || c.ObjectLock.Mode != "" || c.Endpoint != "") {
 		errs = append(errs, errors.New("server_side_encryption, object_lock and endpoint apply to a bucket, not local_dir"))
 	}

@@ -4,18 +4,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/integrity"
 )
 
-// Decision is the body of one object (schema version 1, documented in the README). Content fields hold the masked
+// SchemaVersion of the decision body. Version 2 added the SIEM recipe's names (decision, policy_id,
+// tool_signature, policy_details.context.x_session_id) and event; every version-1 field is kept.
+const SchemaVersion = 2
+
+// Decision is the body of one object (schema version 2, documented in the README). Content fields hold the masked
 // values only: the governance processor masked them before any exporter saw them.
 type Decision struct {
 	SchemaVersion int    `json:"schema_version"`
 	DecisionID    string `json:"decision_id"`
 	ID            string `json:"id"`
+
+	// The SIEM correlation recipe's names: decision (the canonical verdict), policy_id (the deciding policy),
+	// tool_signature (target system and operation, dot-separated) and policy_details.context.x_session_id.
+	Decision      string               `json:"decision"`
+	PolicyID      *string              `json:"policy_id"`
+	ToolSignature *string              `json:"tool_signature"`
+	PolicyDetails DecisionPolicyDetail `json:"policy_details"`
+	Event         string               `json:"event,omitempty"`
 	// Timestamp is the event time, RFC 3339 UTC; TimestampRaw keeps an unparseable one as received.
 	Timestamp    *time.Time `json:"timestamp"`
 	TimestampRaw string     `json:"timestamp_raw,omitempty"`
@@ -62,6 +75,34 @@ type Decision struct {
 	PrevHash   string `json:"prev_hash,omitempty"`
 }
 
+// DecisionPolicyDetail is the recipe's policy_details: the request context (x_session_id) and the matches.
+type DecisionPolicyDetail struct {
+	Context   DecisionContext `json:"context"`
+	Matched   []string        `json:"matched"`
+	TopPolicy *string         `json:"top_policy"`
+}
+
+// DecisionContext is the request context the recipe reads x_session_id from.
+type DecisionContext struct {
+	XSessionID *string `json:"x_session_id"`
+}
+
+func strOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// toolSignature is the recipe's target-system.operation form of a tool name: an MCP tool mcp__<server>__<tool>
+// becomes <server>.<tool>; a built-in tool (Bash, Edit, ...) is its name.
+func toolSignature(name string) string {
+	if rest, ok := strings.CutPrefix(name, "mcp__"); ok && rest != "" {
+		return strings.ReplaceAll(rest, "__", ".")
+	}
+	return name
+}
+
 func nonNil(ss []string) []string {
 	if ss == nil {
 		return []string{}
@@ -73,7 +114,11 @@ func nonNil(ss []string) []string {
 // value kept.
 func newDecision(r *audit.Record, rawTime string) Decision {
 	d := Decision{
-		SchemaVersion: 1, DecisionID: r.DecisionID, ID: r.ID, ReceivedAt: r.ReceivedAt.UTC(),
+		SchemaVersion: SchemaVersion, DecisionID: r.DecisionID, ID: r.ID, ReceivedAt: r.ReceivedAt.UTC().Truncate(time.Microsecond),
+		Decision: string(r.PolicyDecision), PolicyID: strOrNil(r.PolicyDetails.TopPolicy),
+		ToolSignature: strOrNil(toolSignature(r.ToolName)),
+		PolicyDetails: DecisionPolicyDetail{Context: DecisionContext{XSessionID: strOrNil(r.SessionID)},
+			Matched: nonNil(r.PolicyDetails.Matched), TopPolicy: strOrNil(r.PolicyDetails.TopPolicy)},
 		OrgID: r.OrgID, TenantID: r.TenantID, ClientID: r.ClientID, UserEmail: r.UserEmail,
 		IdentitySource: r.IdentitySource, SessionID: r.SessionID, Origin: string(r.Origin), Plane: string(r.Plane),
 		RequestType: r.RequestType, Verdict: string(r.PolicyDecision), PolicyIDs: nonNil(r.PolicyDetails.Matched),
@@ -85,8 +130,12 @@ func newDecision(r *audit.Record, rawTime string) Decision {
 		Query: r.Query, ResponseSample: r.ResponseSample, QueryHash: r.QueryHash,
 		RecordHash: r.RecordHash, ChainID: r.ChainID, ChainSeq: r.ChainSeq, PrevHash: r.PrevHash,
 	}
+	if ev, ok := r.Metadata["event_name"].(string); ok {
+		d.Event = ev
+	}
+	// Times at Postgres' precision (microseconds), so the reconciler rebuilds the same body from the stored row.
 	if !r.Timestamp.IsZero() {
-		ts := r.Timestamp.UTC()
+		ts := r.Timestamp.UTC().Truncate(time.Microsecond)
 		d.Timestamp = &ts
 	} else {
 		d.TimestampRaw = rawTime
@@ -120,3 +169,36 @@ func checkpointKey(prefix string, c *integrity.Checkpoint) string {
 }
 
 func (d *Decision) body() ([]byte, error) { return json.Marshal(d) }
+
+// hourOf is the UTC hour partition of a decision; ok is false when its time is unknown.
+func (d *Decision) hourOf() (time.Time, bool) {
+	if d.Timestamp == nil {
+		return time.Time{}, false
+	}
+	return d.Timestamp.UTC().Truncate(time.Hour), true
+}
+
+// hourPrefix is <prefix>/YYYY/MM/DD/HH/ of the batched layout, or <prefix>/unpartitioned/ when the time is unknown.
+func hourPrefix(prefix string, hour time.Time, known bool) string {
+	path := "unpartitioned/"
+	if known {
+		path = hour.UTC().Format("2006/01/02/15") + "/"
+	}
+	if prefix == "" {
+		return path
+	}
+	return prefix + "/" + path
+}
+
+// batchKey is <prefix>/YYYY/MM/DD/HH/<instance>-<seq, 20 digits>.jsonl.gz.
+func batchKey(prefix string, hour time.Time, known bool, instance string, seq uint64) string {
+	return fmt.Sprintf("%s%s-%020d.jsonl.gz", hourPrefix(prefix, hour, known), instance, seq)
+}
+
+// reconcilerBatchKey is <prefix>/YYYY/MM/DD/HH/reconciler-<first decision_id>.jsonl.gz: the reconciler's objects are
+// named after their content (the sorted decisions of one hour it found missing), so a repeated pass overwrites.
+func reconcilerBatchKey(prefix string, hour time.Time, firstDecisionID string) string {
+	return hourPrefix(prefix, hour, true) + reconcilerInstance + "-" + firstDecisionID + ".jsonl.gz"
+}
+
+const reconcilerInstance = "reconciler"

@@ -32,6 +32,7 @@ func bucketConfig(srv *s3test.Server, bucket string) *Config {
 	cfg.Bucket = bucket
 	cfg.Endpoint = srv.Endpoint
 	cfg.S3ForcePathStyle = true
+	cfg.Selection = "true" // the mechanics tests ship every record; selection has its own tests
 	return cfg
 }
 
@@ -109,7 +110,8 @@ func TestObjectsLandWithKeyLayoutAndBody(t *testing.T) {
 		assert.Equal(t, "application/json", aws.ToString(obj.ContentType))
 		var d Decision
 		require.NoError(t, json.Unmarshal(body, &d))
-		assert.Equal(t, 1, d.SchemaVersion)
+		assert.Equal(t, SchemaVersion, d.SchemaVersion)
+		assert.Equal(t, d.Verdict, d.Decision, "the recipe's decision is the verdict")
 		assert.Equal(t, r.DecisionID, d.DecisionID)
 		assert.Equal(t, "tenant-a", d.TenantID)
 		assert.Equal(t, "org-tenant-a", d.OrgID)
@@ -238,6 +240,7 @@ func TestLocalDirLayout(t *testing.T) {
 	dir := t.TempDir()
 	cfg := createDefaultConfig().(*Config)
 	cfg.LocalDir = dir
+	cfg.Selection = "true"
 	tel := newTel(t)
 	exp, _ := startPipelineExporter(t, cfg, tel)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), governed(t, "tenant-a")))
@@ -261,6 +264,7 @@ func TestLocalDirLayout(t *testing.T) {
 func TestConsumeNeverBlocksOnTheStore(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.LocalDir = t.TempDir()
+	cfg.Selection = "true"
 	cfg.BufferSize = 8
 	cfg.Workers = 2
 	tel := newTel(t)
@@ -283,6 +287,9 @@ func TestConsumeNeverBlocksOnTheStore(t *testing.T) {
 }
 
 type blockingStore struct{ release chan struct{} }
+
+func (b blockingStore) list(context.Context, string, string, func(string) bool) error { return nil }
+func (b blockingStore) get(context.Context, string) ([]byte, error)                 { return nil, errNotFound }
 
 func (b blockingStore) put(ctx context.Context, _ string, _ []byte) error {
 	select {

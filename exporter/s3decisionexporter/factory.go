@@ -28,6 +28,13 @@ func createDefaultConfig() component.Config {
 		PutTimeout: 5 * time.Second,
 		Workers:    4,
 		Breaker:    BreakerConfig{Threshold: 5, Cooldown: 30 * time.Second},
+		Selection:  DefaultSelection,
+		Layout:     LayoutPerDecision,
+		Batch:      BatchConfig{FlushInterval: time.Minute, MaxRecords: 10000},
+		Reconcile: ReconcileConfig{
+			Table: "audit_logs", Interval: 30 * time.Second, Slice: 5 * time.Minute, Settle: 2 * time.Minute,
+			Recheck: time.Hour, InitialLookback: 24 * time.Hour, MaxSlicesPerPass: 48, PutConcurrency: 8,
+		},
 	}
 }
 

@@ -23,12 +23,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                 metric.Meter
-	mu                    sync.Mutex
-	registrations         []metric.Registration
-	S3decisionBreakerOpen metric.Int64Gauge
-	S3decisionObjects     metric.Int64Counter
-	S3decisionPutDuration metric.Float64Histogram
+	meter                      metric.Meter
+	mu                         sync.Mutex
+	registrations              []metric.Registration
+	S3decisionBreakerOpen      metric.Int64Gauge
+	S3decisionObjects          metric.Int64Counter
+	S3decisionPutDuration      metric.Float64Histogram
+	S3decisionReconcileBacklog metric.Int64Gauge
+	S3decisionReconcileLag     metric.Int64Gauge
+	S3decisionReconcilePasses  metric.Int64Counter
+	S3decisionReconciled       metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -68,7 +72,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.S3decisionObjects, err = builder.meter.Int64Counter(
 		"otelcol_s3decision_objects",
-		metric.WithDescription("Decision objects by outcome (shipped, dropped because the buffer was full or the breaker open, failed put). [Development]"),
+		metric.WithDescription("Decisions (and checkpoint objects) of the live path by outcome (shipped, dropped because the buffer was full, the breaker open or a batch too late for the live path, failed put, not selected). [Development]"),
 		metric.WithUnit("{object}"),
 	)
 	errs = errors.Join(errs, err)
@@ -77,6 +81,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("Duration of one object put (S3 or local directory), successful or not. [Development]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.S3decisionReconcileBacklog, err = builder.meter.Int64Gauge(
+		"otelcol_s3decision_reconcile_backlog",
+		metric.WithDescription("Selected decisions the last reconciler pass found missing from the store and could not put (0 once the store has caught up). [Development]"),
+		metric.WithUnit("{decision}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.S3decisionReconcileLag, err = builder.meter.Int64Gauge(
+		"otelcol_s3decision_reconcile_lag",
+		metric.WithDescription("Seconds between the end of the last complete reconciler pass and its watermark (every selected decision older than the watermark is in the store). [Development]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.S3decisionReconcilePasses, err = builder.meter.Int64Counter(
+		"otelcol_s3decision_reconcile_passes",
+		metric.WithDescription("Reconciler passes by result (complete, failed, standby when another collector's reconciler holds the lock). [Development]"),
+		metric.WithUnit("{pass}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.S3decisionReconciled, err = builder.meter.Int64Counter(
+		"otelcol_s3decision_reconciled",
+		metric.WithDescription("Decisions the reconciler put because the store lacked them. [Development]"),
+		metric.WithUnit("{decision}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -38,7 +38,7 @@ func AssertEqualS3decisionBreakerOpen(t *testing.T, tt *componenttest.Telemetry,
 func AssertEqualS3decisionObjects(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_s3decision_objects",
-		Description: "Decision objects by outcome (shipped, dropped because the buffer was full or the breaker open, failed put). [Development]",
+		Description: "Decisions (and checkpoint objects) of the live path by outcome (shipped, dropped because the buffer was full, the breaker open or a batch too late for the live path, failed put, not selected). [Development]",
 		Unit:        "{object}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -62,6 +62,66 @@ func AssertEqualS3decisionPutDuration(t *testing.T, tt *componenttest.Telemetry,
 		},
 	}
 	got, err := tt.GetMetric("otelcol_s3decision_put_duration")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualS3decisionReconcileBacklog(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_s3decision_reconcile_backlog",
+		Description: "Selected decisions the last reconciler pass found missing from the store and could not put (0 once the store has caught up). [Development]",
+		Unit:        "{decision}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_s3decision_reconcile_backlog")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualS3decisionReconcileLag(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_s3decision_reconcile_lag",
+		Description: "Seconds between the end of the last complete reconciler pass and its watermark (every selected decision older than the watermark is in the store). [Development]",
+		Unit:        "s",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_s3decision_reconcile_lag")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualS3decisionReconcilePasses(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_s3decision_reconcile_passes",
+		Description: "Reconciler passes by result (complete, failed, standby when another collector's reconciler holds the lock). [Development]",
+		Unit:        "{pass}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_s3decision_reconcile_passes")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualS3decisionReconciled(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_s3decision_reconciled",
+		Description: "Decisions the reconciler put because the store lacked them. [Development]",
+		Unit:        "{decision}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_s3decision_reconciled")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -22,6 +22,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.S3decisionBreakerOpen.Record(context.Background(), 1)
 	tb.S3decisionObjects.Add(context.Background(), 1)
 	tb.S3decisionPutDuration.Record(context.Background(), 1)
+	tb.S3decisionReconcileBacklog.Record(context.Background(), 1)
+	tb.S3decisionReconcileLag.Record(context.Background(), 1)
+	tb.S3decisionReconcilePasses.Add(context.Background(), 1)
+	tb.S3decisionReconciled.Add(context.Background(), 1)
 	AssertEqualS3decisionBreakerOpen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -30,6 +34,18 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualS3decisionPutDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualS3decisionReconcileBacklog(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualS3decisionReconcileLag(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualS3decisionReconcilePasses(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualS3decisionReconciled(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
 	require.NoError(t, testTel.Shutdown(context.Background()))
