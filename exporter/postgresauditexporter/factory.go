@@ -20,12 +20,20 @@ func NewFactory() exporter.Factory {
 		exporter.WithLogs(createLogs, metadata.LogsStability))
 }
 
+// defaultBatchSize is the default sending_queue batch min_size and max_size, in records.
+const defaultBatchSize = 8192
+
 func createDefaultConfig() component.Config {
+	// Batching is on: exporterhelper's default leaves it off (configoptional.Default), so the batch is set here.
+	// One batch is one transaction (COPY, INSERT, commit) and must commit well within `timeout` on a loaded host;
+	// 8192 records is exporterhelper's own min_size and keeps COPY efficient (see the README).
 	queue := exporterhelper.NewDefaultQueueConfig()
-	if b := queue.Batch.Get(); b != nil {
-		// Large batches make COPY efficient; the cap bounds one transaction.
-		b.MaxSize = 20_000
-	}
+	queue.Batch = configoptional.Some(exporterhelper.BatchConfig{
+		FlushTimeout: 200 * time.Millisecond,
+		Sizer:        exporterhelper.RequestSizerTypeItems,
+		MinSize:      defaultBatchSize,
+		MaxSize:      defaultBatchSize,
+	})
 	// A shorter budget than the exporterhelper default (5 min): an audit record is safer on local disk than in
 	// memory, so after about 40 s of failures a batch spills to the fallback file.
 	retry := configretry.NewDefaultBackOffConfig()

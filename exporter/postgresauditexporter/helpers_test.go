@@ -2,6 +2,7 @@ package postgresauditexporter
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -18,7 +19,11 @@ import (
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
-func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
+// The generated lifecycle test writes its (dead-lettered) record under testdata/lifecycle; it is removed afterwards.
+func runWithPostgres(m *testing.M) int {
+	defer os.RemoveAll(filepath.Join("testdata", "lifecycle"))
+	return pgtest.RunVerifyingLeaks(m)
+}
 
 // governed is the captured Claude Code logs governed for tenant (11 canonical records).
 func governed(t testing.TB, tenant string) plog.Logs { return audittest.Governed(t, tenant) }
