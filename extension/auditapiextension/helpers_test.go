@@ -32,7 +32,7 @@ import (
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
-func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
+func runWithPostgres(m *testing.M) int { return pgtest.RunVerifyingLeaks(m) }
 
 // fakeHost provides the extensions a Start looks up.
 type fakeHost struct {
