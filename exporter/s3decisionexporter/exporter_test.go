@@ -289,7 +289,7 @@ func TestConsumeNeverBlocksOnTheStore(t *testing.T) {
 type blockingStore struct{ release chan struct{} }
 
 func (b blockingStore) list(context.Context, string, string, func(string) bool) error { return nil }
-func (b blockingStore) get(context.Context, string) ([]byte, error)                 { return nil, errNotFound }
+func (b blockingStore) get(context.Context, string) ([]byte, error)                   { return nil, errNotFound }
 
 func (b blockingStore) put(ctx context.Context, _ string, _ []byte) error {
 	select {

@@ -17,8 +17,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/govcol/govcol/internal/audit"
@@ -353,7 +357,7 @@ func (r *reconciler) reconcileRange(ctx context.Context, from, to, cutoff time.T
 			}
 		}
 	} else {
-		have, err := r.presentKeys(ctx, from, to)
+		have, err := r.presentKeys(ctx, sel)
 		if err != nil {
 			return res, err
 		}
@@ -394,26 +398,26 @@ func hoursOf(ps []pending) []time.Time {
 	return out
 }
 
-// presentKeys lists the per-decision keys of [from, to): the day directory from the first key whose UUIDv7 time is
-// from, until a key whose time is to or later (decision ids sort by event time).
-func (r *reconciler) presentKeys(ctx context.Context, from, to time.Time) (map[string]bool, error) {
-	have := map[string]bool{}
-	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
-		dir := r.cfg.Prefix + "/" + day.Format("2006/01/02") + "/"
-		if r.cfg.Prefix == "" {
-			dir = day.Format("2006/01/02") + "/"
+// presentKeys lists which of the selected decisions' per-decision keys exist. Decision ids are UUIDv7s whose time
+// is the event time, so in each day directory the keys sort by time: the listing starts just before the smallest
+// id's millisecond and stops after the largest one's, whatever the slice.
+func (r *reconciler) presentKeys(ctx context.Context, sel []pending) (map[string]bool, error) {
+	type span struct{ lo, hi uint64 }
+	days := map[string]*span{}
+	for _, p := range sel {
+		dir := p.key[:strings.LastIndexByte(p.key, '/')+1]
+		ms := uuidMS(p.id)
+		if sp := days[dir]; sp == nil {
+			days[dir] = &span{ms, ms}
+		} else {
+			sp.lo, sp.hi = min(sp.lo, ms), max(sp.hi, ms)
 		}
-		startMS := max(from.UnixMilli(), day.UnixMilli())
-		startAfter := dir + fmt.Sprintf("%08x-%04x", uint64(startMS)>>16, uint64(startMS)&0xffff)
-		endMS := to.UnixMilli()
+	}
+	have := map[string]bool{}
+	for dir, sp := range days {
+		startAfter := dir + fmt.Sprintf("%08x-%04x", sp.lo>>16, sp.lo&0xffff)
 		err := r.e.store.list(ctx, dir, startAfter, func(key string) bool {
-			name := strings.TrimSuffix(key[len(dir):], ".json")
-			u, err := uuid.Parse(name)
-			if err != nil {
-				return true
-			}
-			ms := int64(u[0])<<40 | int64(u[1])<<32 | int64(u[2])<<24 | int64(u[3])<<16 | int64(u[4])<<8 | int64(u[5])
-			if ms >= endMS {
+			if uuidMS(strings.TrimSuffix(key[len(dir):], ".json")) > sp.hi {
 				return false
 			}
 			have[key] = true
@@ -424,6 +428,15 @@ func (r *reconciler) presentKeys(ctx context.Context, from, to time.Time) (map[s
 		}
 	}
 	return have, nil
+}
+
+// uuidMS is the 48-bit time of a UUIDv7 (0 for anything else, which sorts first).
+func uuidMS(s string) uint64 {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return 0
+	}
+	return uint64(u[0])<<40 | uint64(u[1])<<32 | uint64(u[2])<<24 | uint64(u[3])<<16 | uint64(u[4])<<8 | uint64(u[5])
 }
 
 // hourIndex lists an hour partition of the batched layout and reads the objects it has not read yet, so it knows
@@ -561,4 +574,72 @@ func (r *reconciler) putAll(ctx context.Context, objs []object) (int64, error) {
 		firstErr = ctx.Err()
 	}
 	return shipped, firstErr
+}
+
+// Backfill reconciles the event-time range [since, until) once, for operators (`govctl decisions backfill`): every
+// selected decision stored in Postgres (received at least reconcile.settle ago) that the store lacks is put, as
+// the reconciler would. It neither reads nor moves the watermark. In the batched layout it needs the reconciler's
+// advisory lock (two writers of reconciler objects could each ship the same missing decision), so it refuses to
+// run while a collector's reconciler for the same bucket and prefix is active; per-decision keys are idempotent and
+// need no lock.
+func Backfill(ctx context.Context, cfg *Config, since, until time.Time, logger *zap.Logger) (RangeResult, error) {
+	var total RangeResult
+	if err := cfg.Validate(); err != nil {
+		return total, err
+	}
+	if cfg.Reconcile.PostgresDSN == "" {
+		return total, errors.New("reconcile.postgres_dsn is required")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	set := component.TelemetrySettings{Logger: logger, MeterProvider: metricnoop.NewMeterProvider(),
+		TracerProvider: tracenoop.NewTracerProvider(), Resource: pcommon.NewResource()}
+	e, err := newDecisionExporter(cfg, set)
+	if err != nil {
+		return total, err
+	}
+	if cfg.LocalDir != "" {
+		e.store = newDirStore(cfg.LocalDir)
+	} else if e.store, err = newS3Store(ctx, cfg); err != nil {
+		return total, err
+	}
+	r, _ := newReconciler(e)
+	defer r.close()
+	active, err := r.connect(ctx)
+	if err != nil {
+		return total, err
+	}
+	if !active && cfg.Layout == LayoutBatched {
+		return total, errors.New("another reconciler holds the lock for this bucket and prefix (batched layout): stop it or wait for it to catch up")
+	}
+	cutoff := time.Now().Add(-cfg.Reconcile.Settle)
+	for s := since.UTC().Truncate(cfg.Reconcile.Slice); s.Before(until); s = s.Add(cfg.Reconcile.Slice) {
+		from, to := s, s.Add(cfg.Reconcile.Slice)
+		from, to = maxTime(from, since), minTime(to, until)
+		res, err := r.reconcileRange(ctx, from, to, cutoff)
+		total.Rows += res.Rows
+		total.Selected += res.Selected
+		total.Present += res.Present
+		total.Missing += res.Missing
+		total.Shipped += res.Shipped
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
