@@ -87,6 +87,10 @@ type IntegrityConfig struct {
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 	// CheckpointRecords is the most records a chain grows by between two checkpoints.
 	CheckpointRecords int `mapstructure:"checkpoint_records"`
+	// CheckpointTimeout bounds handing checkpoints to the next component (a synchronous exporter writes them
+	// within it), at shutdown too: a handover cut short is counted as failed, and the chain's next checkpoint
+	// covers its records again.
+	CheckpointTimeout time.Duration `mapstructure:"checkpoint_timeout"`
 	// PostgresDSN gives the processor read access to the stored trail and write access to the chain registry
 	// (<table>_chains): it registers every chain it opens and, at start, seals the chains a crashed run of the same
 	// instance left with an unsigned tail. Empty means the GOVCOL_PG_DSN environment variable; with neither, there
@@ -161,7 +165,7 @@ func createDefaultConfig() component.Config {
 		MaxAttributesPerRecord: 1024,
 		MaxValueDepth:          16,
 		Metrics:                MetricsConfig{DropAttributes: []string{"session.id"}},
-		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000, Table: "audit_logs", CheckpointsTable: "audit_checkpoints"},
+		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000, CheckpointTimeout: 10 * time.Second, Table: "audit_logs", CheckpointsTable: "audit_checkpoints"},
 	}
 }
 
@@ -202,6 +206,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Integrity.CheckpointRecords < 1 || cfg.Integrity.CheckpointRecords > 1_000_000 {
 		errs = append(errs, errors.New("integrity.checkpoint_records must be between 1 and 1000000"))
+	}
+	if cfg.Integrity.CheckpointTimeout <= 0 || cfg.Integrity.CheckpointTimeout > 10*time.Minute {
+		errs = append(errs, errors.New("integrity.checkpoint_timeout must be positive and at most 10m"))
 	}
 	for _, t := range []string{cfg.Integrity.Table, cfg.Integrity.CheckpointsTable} {
 		if !sqlIdentifier.MatchString(t) {

@@ -33,9 +33,13 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	if err := g.enableIntegrity(set.TelemetrySettings, next); err != nil {
 		return nil, err
 	}
-	return processorhelper.NewLogs(ctx, set, cfg, settlingLogs{next, g}, g.processLogs,
+	p, err := processorhelper.NewLogs(ctx, set, cfg, settlingLogs{next, g}, g.processLogs,
 		processorhelper.WithCapabilities(processorCapabilities), processorhelper.WithStart(g.start),
 		processorhelper.WithShutdown(g.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	return linkingLogs{p}, nil
 }
 
 func createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {

@@ -27,6 +27,7 @@ func TestFactoryDefaults(t *testing.T) {
 		Integrity: IntegrityConfig{
 			CheckpointInterval: time.Second,
 			CheckpointRecords:  1000,
+			CheckpointTimeout:  10 * time.Second,
 			Table:              "audit_logs",
 			CheckpointsTable:   "audit_checkpoints",
 		},

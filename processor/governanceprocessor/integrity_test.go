@@ -121,3 +121,44 @@ func checkpointsIn(t *testing.T, sink *consumertest.LogsSink) []integrity.Checkp
 	}
 	return out
 }
+
+// blockingCheckpointSink takes records at once and holds a checkpoint handover until its context ends.
+type blockingCheckpointSink struct {
+	consumertest.LogsSink
+	cut atomic.Int64 // checkpoint handovers ended by their context
+}
+
+func (s *blockingCheckpointSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	if !integrity.IsCheckpoint(lr) {
+		return s.LogsSink.ConsumeLogs(ctx, ld)
+	}
+	<-ctx.Done()
+	s.cut.Add(1)
+	return ctx.Err()
+}
+
+// The final checkpoints are handed over within the shutdown's context: a shutdown whose context has ended does not
+// wait on a next component that never returns (it used to send them with context.Background()).
+func TestShutdownCheckpointsFollowTheShutdownContext(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	_, err := lic.WriteKeyPair(keyFile, filepath.Join(dir, "audit.pub.pem"))
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	cfg.QueryHashKey = "0123456789abcdef0123456789abcdef"
+	cfg.Integrity.SigningKeyFile = keyFile
+	cfg.Integrity.CheckpointInterval = time.Minute // only the shutdown emits one
+	cfg.Integrity.CheckpointTimeout = 10 * time.Minute
+	sink := &blockingCheckpointSink{}
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(NewFactory().Type()), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, p.ConsumeLogs(authCtx(license(), claudeHeaders()), fixtureLogs(t)))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, p.Shutdown(ctx))
+	assert.EqualValues(t, 1, sink.cut.Load(), "the final checkpoint's handover ended with the shutdown's context")
+	assert.Equal(t, 11, sink.LogRecordCount())
+}

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
@@ -43,18 +44,19 @@ type governor struct {
 	scratch     sync.Pool // of *recordScratch
 	logger      *zap.Logger
 
-	// Logs only: the integrity chains and where checkpoints go between batches. inflight maps a governed batch
-	// (plog.Logs identity: processorhelper hands the same value to next) to its chain links until its delivery
-	// returns (settlingLogs).
+	// Logs only: the integrity chains and where checkpoints go between batches. A governed batch's chain links
+	// travel with its request context (batchLinks) from processLogs to its delivery (settlingLogs).
 	chainer   *integrity.Chainer
 	store     *integrity.Store // the chain registry and crash sealing (integrity.postgres_dsn); nil without
 	regKick   chan struct{}
 	signKey   ed25519.PrivateKey
 	signKeyID string
 	next      consumer.Logs
-	inflight  sync.Map
 	stop      chan struct{}
-	wg        sync.WaitGroup
+	// life is cancelled when shutdown ends: checkpoint handovers outside shutdown derive from it.
+	life    context.Context
+	endLife context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // recordScratch is reused across records to keep allocations per record low.
@@ -130,6 +132,7 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	g.chainer = integrity.NewChainer(instance, key, keyID, ic.CheckpointRecords, ic.CheckpointInterval, time.Now)
 	g.next = next
 	g.stop = make(chan struct{})
+	g.life, g.endLife = context.WithCancel(context.Background())
 	dsn := string(ic.PostgresDSN)
 	if dsn == "" {
 		dsn = os.Getenv(envPostgresDSN)
@@ -231,6 +234,27 @@ func (g *governor) seal() {
 	}
 }
 
+// batchLinks carries one governed batch's chain links from processLogs to the batch's delivery (settlingLogs). The
+// logs processor (linkingLogs) puts a fresh one in each request's context; processorhelper hands that context to
+// processLogs and then to next, so the links reach the delivery of exactly their batch.
+type batchLinks struct{ links []integrity.Link }
+
+type batchLinksKey struct{}
+
+func linksOf(ctx context.Context) *batchLinks {
+	bl, _ := ctx.Value(batchLinksKey{}).(*batchLinks)
+	return bl
+}
+
+// linkingLogs is the logs processor: it gives every batch its own batchLinks.
+type linkingLogs struct {
+	processor.Logs
+}
+
+func (l linkingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return l.Logs.ConsumeLogs(context.WithValue(ctx, batchLinksKey{}, &batchLinks{}), ld)
+}
+
 // settlingLogs delivers governed batches to next and settles their chain links with the outcome: a checkpoint only
 // signs records whose delivery returned, and lists those that failed (the client was refused and retries) as
 // withdrawn, so neither a crash nor a refusal makes a stored trail look tampered with.
@@ -240,11 +264,12 @@ type settlingLogs struct {
 }
 
 func (s settlingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	links, ok := s.g.inflight.LoadAndDelete(ld)
 	err := s.Logs.ConsumeLogs(ctx, ld)
-	if ok {
-		if cps := s.g.chainer.Settle(links.([]integrity.Link), err == nil); len(cps) > 0 {
-			s.g.sendCheckpoints(cps)
+	if bl := linksOf(ctx); bl != nil && len(bl.links) > 0 {
+		links := bl.links
+		bl.links = nil // settled once
+		if cps := s.g.chainer.Settle(links, err == nil); len(cps) > 0 {
+			s.g.sendCheckpoints(s.g.life, cps)
 		}
 	}
 	return err
@@ -267,7 +292,7 @@ func (g *governor) start(context.Context, component.Host) error {
 			case <-g.stop:
 				return
 			case <-t.C:
-				g.emitCheckpoints(false)
+				g.emitCheckpoints(g.life, false)
 			}
 		}
 	}()
@@ -275,28 +300,34 @@ func (g *governor) start(context.Context, component.Host) error {
 }
 
 // emitCheckpoints sends the due checkpoints down the pipeline on their own.
-func (g *governor) emitCheckpoints(force bool) {
+func (g *governor) emitCheckpoints(ctx context.Context, force bool) {
 	if cps := g.chainer.Due(force); len(cps) > 0 {
-		g.sendCheckpoints(cps)
+		g.sendCheckpoints(ctx, cps)
 	}
 }
 
-func (g *governor) sendCheckpoints(cps []*integrity.Checkpoint) {
+// sendCheckpoints hands cps to the next component within integrity.checkpoint_timeout (and before ctx ends).
+func (g *governor) sendCheckpoints(ctx context.Context, cps []*integrity.Checkpoint) {
 	ld := plog.NewLogs()
 	integrity.AppendCheckpoints(ld, cps)
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Integrity.CheckpointTimeout)
+	defer cancel()
 	outcome := "sent"
-	if err := g.next.ConsumeLogs(context.Background(), ld); err != nil {
+	if err := g.next.ConsumeLogs(ctx, ld); err != nil {
 		outcome = "failed"
 		g.logger.Error("governance: sending integrity checkpoints failed", zap.Error(err))
 	}
-	g.telemetry.GovernanceCheckpoints.Add(context.Background(), int64(len(cps)), metric.WithAttributes(attribute.String("outcome", outcome)))
+	g.telemetry.GovernanceCheckpoints.Add(ctx, int64(len(cps)), metric.WithAttributes(attribute.String("outcome", outcome)))
 }
 
-func (g *governor) shutdown(context.Context) error {
+func (g *governor) shutdown(ctx context.Context) error {
 	if g.chainer != nil && g.stop != nil {
 		close(g.stop)
 		g.wg.Wait()
-		g.emitCheckpoints(true) // exporters shut down after processors: the final heads are still stored
+		// Exporters shut down after processors: the final heads are still stored. The handover is bounded by the
+		// shutdown's context and integrity.checkpoint_timeout.
+		g.emitCheckpoints(ctx, true)
+		g.endLife()
 	}
 	if g.store != nil {
 		g.flushRegistry()
@@ -463,9 +494,9 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 			}
 		}
 	}
-	if len(links) > 0 {
-		g.inflight.Store(ld, links)
-	}
+	if bl := linksOf(ctx); bl != nil {
+		bl.links = links
+	} // else: a direct call (tests, benchmarks) whose delivery nobody settles
 	g.flushStats(ctx, "logs", stats)
 	return ld, nil
 }
