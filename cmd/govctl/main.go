@@ -22,6 +22,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand(), newVerifyCommand(), newLoadCommand(), newDBCommand())
+	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand(), newVerifyCommand(), newLoadCommand(), newDBCommand(), newDecisionsCommand())
 	return root
 }
