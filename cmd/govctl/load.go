@@ -118,6 +118,9 @@ func newLoadCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cmd.Context().Err() != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "govctl load: interrupted; the result (and --acked-file) covers the run until then")
+			}
 			if o.asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

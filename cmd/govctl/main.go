@@ -2,17 +2,34 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	if err := newRootCommand().Execute(); err != nil {
+	ctx, stop := signalContext()
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "govctl:", err)
 		os.Exit(1)
 	}
+}
+
+// signalContext ends at the first SIGINT (Ctrl-C) or SIGTERM: a command then stops and writes what it holds (e.g.
+// `load --acked-file`) before returning. A second signal terminates the process as usual.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 func newRootCommand() *cobra.Command {
