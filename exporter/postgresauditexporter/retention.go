@@ -1,0 +1,132 @@
+package postgresauditexporter // import "github.com/govcol/govcol/exporter/postgresauditexporter"
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/govcol/govcol/internal/integrity"
+)
+
+// Retention and partition maintenance in the background.
+
+func (e *auditExporter) maintenanceLoop() {
+	defer e.wg.Done()
+	retention := e.cfg.Retention.CleanupInterval
+	if len(e.cfg.Retention.Categories) == 0 || retention <= 0 {
+		retention = 24 * time.Hour
+	}
+	partitions := time.NewTicker(6 * time.Hour)
+	defer partitions.Stop()
+	cleanup := time.NewTicker(retention)
+	defer cleanup.Stop()
+	ctx := e.loops
+	e.runRetention(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-partitions.C:
+			if e.ready.Load() && e.cfg.CreateSchema {
+				if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+					e.logger.Warn("Creating audit partitions failed", zap.String("error", safeError(err)))
+				}
+			}
+		case <-cleanup.C:
+			e.runRetention(ctx)
+		}
+	}
+}
+
+// runRetention deletes expired records category by category, in bounded batches, through the retention function.
+// Each batch is one transaction: the function deletes what the policy allows and writes a marker per chain touched;
+// the exporter signs every marker with the audit signing key before the transaction commits.
+func (e *auditExporter) runRetention(ctx context.Context) {
+	if len(e.cfg.Retention.Categories) == 0 || e.ensureReady(ctx) != nil {
+		return
+	}
+	for _, p := range planRetention(e.cfg.Retention.Categories) {
+		// A minute of margin for the clocks of collector and database: the function refuses a cutoff younger than
+		// the policy by its own clock.
+		cutoff := e.now().Add(-p.maxAge - retentionClockMargin)
+		var total int64
+		for ctx.Err() == nil {
+			n, err := e.retentionBatch(ctx, p.prefix, cutoff)
+			if err != nil {
+				e.logger.Warn("Retention failed", zap.String("category", categoryLabel(p.prefix)), zap.String("error", safeError(err)))
+				break
+			}
+			total += n
+			if n < int64(e.cfg.Retention.BatchSize) {
+				break
+			}
+		}
+		if total > 0 {
+			e.tb.PostgresauditRetentionDeleted.Add(ctx, total,
+				metric.WithAttributes(attribute.String("category", categoryLabel(p.prefix))))
+			e.logger.Info("Retention deleted audit records", zap.String("category", categoryLabel(p.prefix)), zap.Int64("records", total))
+		}
+	}
+}
+
+const retentionClockMargin = time.Minute
+
+// retentionBatch runs one bounded deletion and signs its markers, in one transaction.
+func (e *auditExporter) retentionBatch(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	tx, err := e.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	t := e.cfg.Table
+	var n int64
+	var ids []int64
+	if err := tx.QueryRow(ctx, "SELECT deleted, marker_ids FROM "+t+"_retention_delete($1, $2, $3)",
+		prefix, cutoff, e.cfg.Retention.BatchSize).Scan(&n, &ids); err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 && e.signingKey != nil {
+		markers, err := readMarkers(ctx, tx, t, ids)
+		if err != nil {
+			return 0, err
+		}
+		for i := range markers {
+			markers[i].m.Sign(e.signingKey, e.keyID)
+			if _, err := tx.Exec(ctx, "SELECT "+t+"_retention_sign($1, $2, $3)", markers[i].id, markers[i].m.KeyID, markers[i].m.Signature); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 && e.signingKey == nil {
+		e.logger.Warn("Retention markers stored unsigned (no integrity signing key configured): `govctl verify` will "+
+			"report the gaps", zap.Int("markers", len(ids)))
+	}
+	return n, nil
+}
+
+type storedMarker struct {
+	id int64
+	m  integrity.RetentionMarker
+}
+
+// readMarkers reads the markers with the given ids.
+func readMarkers(ctx context.Context, tx pgx.Tx, table string, ids []int64) ([]storedMarker, error) {
+	rows, err := tx.Query(ctx, "SELECT id, tenant_id, chain_id, from_seq, to_seq, count, category, reason, cutoff, "+
+		"deleted_at, key_id, signature FROM "+table+"_retention_markers WHERE id = ANY($1) ORDER BY id", ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedMarker, error) {
+		var s storedMarker
+		err := r.Scan(&s.id, &s.m.TenantID, &s.m.ChainID, &s.m.FromSeq, &s.m.ToSeq, &s.m.Count, &s.m.Category,
+			&s.m.Reason, &s.m.Cutoff, &s.m.DeletedAt, &s.m.KeyID, &s.m.Signature)
+		return s, err
+	})
+}
