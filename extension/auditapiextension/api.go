@@ -27,6 +27,9 @@ func (a *auditAPI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/audit/search", a.handle("search", a.search))
 	mux.HandleFunc("POST /api/v1/audit/report", a.handle("report", a.report))
 	mux.HandleFunc("POST /api/v1/audit/export", a.handle("export", a.export))
+	mux.HandleFunc("GET /api/v1/audit/session/{session_id}", a.handle("session", a.session))
+	mux.HandleFunc("POST /api/v1/audit/activity", a.handle("activity", a.activity))
+	mux.HandleFunc("POST /api/v1/audit/developers", a.handle("developers", a.developers))
 }
 
 // apiError is an error with its HTTP status; its message is safe to return (no content, no credentials).

@@ -50,10 +50,19 @@
     return String(v);
   }
 
+  // sessionLink: a link to the session view of id (#session=<id>); the row it sits in does not toggle.
+  function sessionLink(id, short) {
+    const a = document.createElement("a");
+    a.className = "session-link"; a.href = "#session=" + encodeURIComponent(id); a.title = id;
+    a.textContent = short && id.length > 12 ? id.slice(0, 8) + "…" : id;
+    a.addEventListener("click", (ev) => ev.stopPropagation());
+    return a;
+  }
+
   function detail(e) {
     const pd = e.policy_details || {};
     const fields = [
-      ["Decision", e.policy_decision], ["Decision id", e.decision_id], ["Record id", e.id], ["Plane", e.plane],
+      ["Time (UTC)", GovcolTime.format(e.timestamp)], ["Decision", e.policy_decision], ["Decision id", e.decision_id], ["Record id", e.id], ["Plane", e.plane],
       ["Origin", e.origin], ["Tenant", e.tenant_id], ["User", e.user_email + " (" + e.identity_source + ")"],
       ["Request (masked)", e.query], ["Response (masked)", e.response_sample],
       ["Matched policies", (pd.matched || []).join(", ")], ["Reasons", (pd.reasons || []).join("; ")],
@@ -72,6 +81,7 @@
     for (const [k, v] of fields) {
       const dt = document.createElement("dt"); dt.textContent = k;
       const dd = document.createElement("dd"); dd.textContent = fmt(v); dd.dataset.field = k;
+      if (k === "Session id" && v) dd.replaceChildren(sessionLink(v, false));
       dl.append(dt, dd);
     }
     panel.appendChild(dl);
@@ -83,7 +93,7 @@
     if (next && next.classList.contains("detail")) { next.remove(); return; }
     document.querySelectorAll("tr.detail").forEach((d) => d.remove());
     const d = document.createElement("tr"); d.className = "detail";
-    const td = document.createElement("td"); td.colSpan = 7; td.appendChild(detail(e));
+    const td = document.createElement("td"); td.colSpan = 8; td.appendChild(detail(e));
     d.appendChild(td); tr.after(d);
   }
 
@@ -97,8 +107,10 @@
       tbody.replaceChildren();
       for (const e of data.entries) {
         const tr = document.createElement("tr"); tr.className = "row";
-        cell(tr, (e.timestamp || "").replace("T", " ").slice(0, 23));
-        cell(tr, e.user_email); cell(tr, e.request_type);
+        cell(tr, GovcolTime.format(e.timestamp));
+        cell(tr, e.user_email);
+        const sc = document.createElement("td"); if (e.session_id) sc.appendChild(sessionLink(e.session_id, true)); tr.appendChild(sc);
+        cell(tr, e.request_type);
         cell(tr, e.policy_decision, "verdict v-" + e.policy_decision);
         cell(tr, e.origin); cell(tr, e.tool_name); cell(tr, e.model);
         tr.addEventListener("click", () => toggle(tr, e));
@@ -108,7 +120,36 @@
       $("prev").disabled = offset === 0;
       $("next").disabled = offset + PAGE >= total;
       status(total + " records");
-    } catch (err) { status(err.message, true); }
+    } catch (err) { status(err.message, true); return; }
+    if (offset === 0) overview();
+  }
+
+  // The activity chart and the per-developer breakdown of the filtered window (overview.js).
+  function overview() {
+    GovcolOverview.load(filters(), {
+      api,
+      onBucket: (start, seconds) => {
+        const t = GovcolTime.parse(start);
+        const local = (d) => d.toISOString().slice(0, seconds >= 60 ? 16 : 23);
+        $("f-start").value = local(t);
+        $("f-end").value = local(new Date(t.getTime() + seconds * 1000));
+        offset = 0; search();
+      },
+      onDeveloper: (email) => { $("f-user").value = email; offset = 0; search(); },
+    }).catch((err) => status(err.message, true));
+  }
+
+  // Routing: #session=<id> shows the session view (session.js), anything else the filtered list.
+  function route() {
+    const m = /^#session=(.+)$/.exec(location.hash);
+    $("session-view").hidden = !m;
+    $("list-view").hidden = !!m;
+    if (m) {
+      $("report").hidden = true;
+      GovcolSession.open(decodeURIComponent(m[1]), { api, status, detail });
+      return true;
+    }
+    return false;
   }
 
   async function report() {
@@ -156,13 +197,20 @@
     sessionStorage.setItem("govcol.license", $("license").value.trim());
     $("license").value = "";
     $("who").textContent = "license set";
-    offset = 0; search();
+    offset = 0;
+    if (!route()) search();
   });
-  $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; search(); });
+  $("filters").addEventListener("submit", (ev) => {
+    ev.preventDefault(); offset = 0;
+    if (location.hash.length > 1) { location.hash = ""; return; } // back to the list: hashchange searches
+    search();
+  });
+  // "Back to results" is a link to "#"; a session link sets #session=<id>; the browser's back button works too.
+  window.addEventListener("hashchange", () => { if (license() && !route()) search(); });
   $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); search(); });
   $("next").addEventListener("click", () => { offset += PAGE; search(); });
   $("report-btn").addEventListener("click", report);
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("export-json").addEventListener("click", () => exportAs("json"));
-  if (license()) { $("who").textContent = "license set"; search(); } else { status("Enter a license to read the audit trail."); }
+  if (license()) { $("who").textContent = "license set"; if (!route()) search(); } else { status("Enter a license to read the audit trail."); }
 })();
