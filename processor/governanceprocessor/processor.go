@@ -501,7 +501,9 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	return ld, nil
 }
 
-// governLog builds the canonical record of one log record and stamps it as audit.* attributes.
+// governLog builds the canonical record of one log record and stamps it as audit.* attributes: the identity and
+// ids (newRecord), the query hash over the unmasked content, masking, the columns read from the masked attributes
+// (readColumns), the verdict (decide), then the stamp.
 func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) {
 	attrs := lr.Attributes()
 	claimed := stripSpoofable(attrs)
@@ -514,6 +516,50 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	body := lr.Body()
 	event := g.eventName(audit.Str(attrs, "event.name"), body, stats)
+	r := g.newRecord(id, rc, event, lr, received)
+
+	// query_hash is over the unmasked content, so it is computed before masking.
+	queryKey := audit.QueryKey(event, attrs)
+	if queryKey != "" {
+		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
+	}
+
+	// Mask the record: every attribute (allow-listed keys pass only identifiers), every key, and the body. Every
+	// column below is read from the masked attributes.
+	ms := &sc.mask
+	g.masker.maskMap(attrs, ms)
+	g.masker.maskValue("body", body, ms)
+	if claimed != "" {
+		attrs.PutStr(claimedEmailKey, claimed)
+	}
+	g.readColumns(&r, event, queryKey, attrs, ms, stats)
+
+	// Facts policies can read: audit.event and friends are set before evaluation.
+	attrs.PutStr(audit.AttrEvent, event)
+	attrs.PutStr(audit.AttrTenantID, r.TenantID)
+	attrs.PutStr(audit.AttrOrigin, string(r.Origin))
+	attrs.PutStr(audit.AttrPlane, string(r.Plane))
+	attrs.PutStr(audit.AttrUserEmail, r.UserEmail)
+	attrs.PutStr(audit.AttrRequestType, r.RequestType)
+	if r.ToolName != "" {
+		attrs.PutStr(audit.AttrToolName, r.ToolName)
+	}
+	g.decide(ctx, &r, event, rl, sl, lr, sc, stats)
+
+	r.WriteAttributes(attrs, audit.Extra{
+		Event:              event,
+		LicenseID:          id.licenseID,
+		Tier:               id.tier,
+		AttemptedUserEmail: id.attemptedEmail,
+		PolicyLabel:        policyLabel(r.PolicyDetails.TopPolicy),
+	})
+
+	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
+}
+
+// newRecord is the record's identity (from the license and the request, never the payload), its time and its
+// deterministic ids.
+func (g *governor) newRecord(id *identity, rc resourceContext, event string, lr plog.LogRecord, received time.Time) audit.Record {
 	r := audit.Record{
 		ReceivedAt:     received,
 		Plane:          rc.plane,
@@ -534,24 +580,14 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	default:
 		r.Timestamp = received
 	}
-	r.ID, r.DecisionID = g.recordIDs(&r, event, attrs, lr)
+	r.ID, r.DecisionID = g.recordIDs(&r, event, lr.Attributes(), lr)
+	return r
+}
 
-	// query_hash is over the unmasked content, so it is computed before masking.
-	queryKey := audit.QueryKey(event, attrs)
-	if queryKey != "" {
-		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
-	}
-
-	// Mask the record: every attribute (allow-listed keys pass only identifiers), every key, and the body. Every
-	// column below is read from the masked attributes.
-	ms := &sc.mask
-	g.masker.maskMap(attrs, ms)
-	g.masker.maskValue("body", body, ms)
-	if claimed != "" {
-		attrs.PutStr(claimedEmailKey, claimed)
-	}
-
-	withheld := audit.MapUsage(event, attrs, &r)
+// readColumns fills the columns read from the masked attributes: usage, identifiers (counting those withheld),
+// the capped content and what masking found.
+func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pcommon.Map, ms *maskState, stats *batchStats) {
+	withheld := audit.MapUsage(event, attrs, r)
 	r.UserID = g.identifier(attrs, "user_id", &withheld, "user.id", "user.account_uuid")
 	if r.SessionID == "" {
 		r.SessionID = g.identifier(attrs, "session_id", &withheld, "session.id")
@@ -570,21 +606,15 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 		r.PIITypes[i] = string(t)
 	}
 	r.RedactedFields = append([]string{}, ms.fields...)
+}
 
-	// Facts policies can read: audit.event and friends are set before evaluation.
-	attrs.PutStr(audit.AttrEvent, event)
-	attrs.PutStr(audit.AttrTenantID, r.TenantID)
-	attrs.PutStr(audit.AttrOrigin, string(r.Origin))
-	attrs.PutStr(audit.AttrPlane, string(r.Plane))
-	attrs.PutStr(audit.AttrUserEmail, r.UserEmail)
-	attrs.PutStr(audit.AttrRequestType, r.RequestType)
-	if r.ToolName != "" {
-		attrs.PutStr(audit.AttrToolName, r.ToolName)
-	}
-
+// decide evaluates the built-in rules and the policies on the record and sets its verdict, details, obligations,
+// compliance flags and security metrics.
+func (g *governor) decide(ctx context.Context, r *audit.Record, event string, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, sc *recordScratch, stats *batchStats) {
+	ms := &sc.mask
 	ev := &sc.eval
 	ev.reset()
-	g.builtinRules(event, attrs, ms, ev)
+	g.builtinRules(event, lr.Attributes(), ms, ev)
 	tCtx := ottllog.NewTransformContextPtr(rl, sl, lr)
 	g.policies.evalLogPolicies(ctx, tCtx, ev)
 	tCtx.Close()
@@ -600,16 +630,6 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	}
 	r.ComplianceFlags = audit.Flags(r.PIITypes)
 	r.SecurityMetrics = audit.Metrics(r.PolicyDecision, ev.topSeverity(), len(r.Query)+len(r.ResponseSample))
-
-	r.WriteAttributes(attrs, audit.Extra{
-		Event:              event,
-		LicenseID:          id.licenseID,
-		Tier:               id.tier,
-		AttemptedUserEmail: id.attemptedEmail,
-		PolicyLabel:        policyLabel(r.PolicyDetails.TopPolicy),
-	})
-
-	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
 }
 
 // builtinRules applies the verdict rules of docs/ARCHITECTURE.md §6 that do not depend on configuration.
