@@ -23,6 +23,9 @@ type verifyOptions struct {
 	keys                                         []string
 	asJSON                                       bool
 	workers                                      int
+	// The decision store to cross-check checkpoints against (the s3decision exporter's bucket or local_dir).
+	storeBucket, storeLocalDir, storePrefix, storeRegion, storeEndpoint string
+	storePathStyle                                                      bool
 }
 
 // errVerifyFailed makes the command exit non-zero after printing the report.
@@ -37,7 +40,10 @@ func newVerifyCommand() *cobra.Command {
 			"records checked and every failure with its kind: modified, inserted, reordered, deleted (a gap, or " +
 			"records a checkpoint signed are missing), bad_signature, uncovered_tail (records after the last signed " +
 			"checkpoint). Exits 1 when anything fails. Checkpoint signatures are checked against the public keys " +
-			"given (PEM files, or a JWKS), so rotated-out keys stay usable for verification.",
+			"given (PEM files, or a JWKS), so rotated-out keys stay usable for verification. With --store-bucket or " +
+			"--store-local-dir it also cross-checks the checkpoint objects the s3decision exporter shipped: every " +
+			"chain with one must exist in Postgres and reach its last_seq with the same hash (a chain with none " +
+			"there is a warning only: the store is fail-open).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runVerify(cmd.Context(), cmd.OutOrStdout(), o, time.Now())
 		},
@@ -52,6 +58,12 @@ func newVerifyCommand() *cobra.Command {
 	f.StringVar(&o.checkpoints, "checkpoints-table", "audit_checkpoints", "checkpoints table")
 	f.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
 	f.IntVar(&o.workers, "parallel", 0, "chains verified at once, one connection each (default min(CPUs, 4))")
+	f.StringVar(&o.storeBucket, "store-bucket", "", "cross-check against the checkpoint objects in this S3 bucket (the s3decision exporter's bucket)")
+	f.StringVar(&o.storeLocalDir, "store-local-dir", "", "cross-check against the checkpoint objects in this directory (the s3decision exporter's local_dir)")
+	f.StringVar(&o.storePrefix, "store-prefix", "", "the s3decision exporter's prefix")
+	f.StringVar(&o.storeRegion, "store-region", "", "S3 region (default: the AWS configuration's)")
+	f.StringVar(&o.storeEndpoint, "store-endpoint", "", "S3 endpoint URL (S3-compatible stores)")
+	f.BoolVar(&o.storePathStyle, "store-s3-force-path-style", false, "path-style S3 addressing (S3-compatible stores)")
 	return cmd
 }
 
@@ -81,6 +93,23 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 			return fmt.Errorf("--since %q is neither RFC 3339 nor a duration", o.since)
 		}
 	}
+	switch {
+	case o.storeBucket != "" && o.storeLocalDir != "":
+		return errors.New("--store-bucket and --store-local-dir are exclusive")
+	case o.storeBucket != "":
+		if src.Store, err = integrity.NewS3Store(ctx, integrity.S3StoreConfig{Bucket: o.storeBucket, Region: o.storeRegion,
+			Endpoint: o.storeEndpoint, PathStyle: o.storePathStyle}); err != nil {
+			return err
+		}
+	case o.storeLocalDir != "":
+		if st, err := os.Stat(o.storeLocalDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--store-local-dir %s is not a directory", o.storeLocalDir)
+		}
+		src.Store = integrity.DirStore{Dir: o.storeLocalDir}
+	case o.storePrefix != "" || o.storeRegion != "" || o.storeEndpoint != "" || o.storePathStyle:
+		return errors.New("the --store-* options need --store-bucket or --store-local-dir")
+	}
+	src.StorePrefix = o.storePrefix
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return errors.New("the DSN is not a valid Postgres connection string")
@@ -145,6 +174,9 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 			}
 			fmt.Fprintf(out, "chain %s (tenant %s): %d records, seq %d..%d, signed to %d by %d checkpoints%s: %s\n",
 				c.ChainID, c.TenantID, c.Records, c.FirstSeq, c.LastSeq, c.CoveredTo, c.Checkpoints, notes, status)
+			for _, w := range c.Warnings {
+				fmt.Fprintf(out, "  warning: %s\n", w)
+			}
 		}
 		fmt.Fprintf(out, "%d chains, %d records checked in %s (%d chains registered)\n", len(rep.Chains), rep.Records(),
 			elapsed.Round(time.Millisecond), rep.Registered)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,10 +72,24 @@ func binaryColumns(fds []pgconn.FieldDescription) bool {
 
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// decodeEntry decodes one row of audit.Columns in binary format.
+// decodeEntry decodes one row of audit.Columns in binary format. The row's text and JSON values are copied into one
+// allocation that the record's strings and JSON slices share (the decoder's cost is mostly allocation otherwise).
 func decodeEntry(vals [][]byte, e *Entry) error {
 	r := &e.Record
-	text := func(i int) string { return string(vals[i]) }
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	arena := make([]byte, 0, n)
+	text := func(i int) string {
+		v := vals[i]
+		if len(v) == 0 {
+			return ""
+		}
+		off := len(arena)
+		arena = append(arena, v...)
+		return unsafe.String(&arena[off], len(v))
+	}
 	tm := func(i int) (time.Time, error) {
 		if len(vals[i]) != 8 {
 			return time.Time{}, errNotBinary
@@ -93,7 +108,9 @@ func decodeEntry(vals [][]byte, e *Entry) error {
 		if len(v) < 1 || v[0] != 1 {
 			return nil, errNotBinary
 		}
-		return append([]byte(nil), v[1:]...), nil
+		off := len(arena)
+		arena = append(arena, v[1:]...)
+		return arena[off:len(arena):len(arena)], nil
 	}
 	int8p := func(i int) (*int64, error) {
 		if vals[i] == nil {

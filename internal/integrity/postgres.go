@@ -27,6 +27,11 @@ type Source struct {
 	Since time.Time
 	// Workers bounds how many chains are read at once (one connection each); default min(GOMAXPROCS, 4).
 	Workers int
+	// Store, when set, is the decision store the s3decision exporter ships checkpoints to (under StorePrefix): every
+	// chain with a checkpoint object there must exist in Postgres and reach that object's last_seq with the same
+	// hash. Chains with checkpoints in Postgres but none in the store are reported as a warning (fail-open store).
+	Store       CheckpointStore
+	StorePrefix string
 }
 
 func (s Source) registryTable() string   { return s.Table + "_chains" }
@@ -88,6 +93,9 @@ type chainJob struct {
 	regFailure *Failure
 	// registryInUse: other chains are registered, and this one is not.
 	registryInUse bool
+	// storeFailures and storeWarning: the decision store cross-check's findings for this chain.
+	storeFailures []Failure
+	storeWarning  string
 }
 
 // VerifyPostgresEach verifies every chain of src, streaming: at most src.Workers chains are read at once, each
@@ -100,6 +108,29 @@ func VerifyPostgresEach(ctx context.Context, pool *pgxpool.Pool, src Source, key
 	jobs, extra, registered, err := plan(ctx, pool, src, keys)
 	if err != nil {
 		return 0, err
+	}
+	if src.Store != nil {
+		failures, warnings, err := crossCheck(ctx, pool, src, keys, jobs)
+		if err != nil {
+			return 0, err
+		}
+		for i := range jobs {
+			j := &jobs[i]
+			if r := failures[j.id]; r != nil {
+				j.storeFailures = r.Failures
+			}
+			j.storeWarning = warnings[j.id]
+			delete(failures, j.id)
+		}
+		// Chains the store knows and Postgres does not (removed whole, registry entry included).
+		gone := make([]string, 0, len(failures))
+		for id := range failures {
+			gone = append(gone, id)
+		}
+		sort.Strings(gone)
+		for _, id := range gone {
+			extra = append(extra, *failures[id])
+		}
 	}
 	for _, r := range extra {
 		if err := emit(r); err != nil {
@@ -455,6 +486,10 @@ func verifyStoredChain(ctx context.Context, pool *pgxpool.Pool, src Source, j *c
 	if j.regFailure != nil {
 		rep.Failures = append([]Failure{*j.regFailure}, rep.Failures...)
 	}
+	rep.Failures = append(rep.Failures, j.storeFailures...)
+	if j.storeWarning != "" {
+		rep.Warnings = append(rep.Warnings, j.storeWarning)
+	}
 	// A chain missing from a registry in use, with nothing signed for it, is foreign: no collector opened it. (One
 	// that valid checkpoints cover was written by a holder of the signing key: a run whose registry entry could not
 	// be stored, e.g. with Postgres down for the whole run; it is reported as not registered, not as a failure.)
@@ -511,22 +546,45 @@ func (p *hashPool) close() {
 	p.wg.Wait()
 }
 
+// fetchSize is the number of rows each FETCH of a chain's cursors returns.
+const fetchSize = 1024
+
 // streamChain reads the records of chain (from sequence number from on, when from > 0) in sequence order, hands
 // them to f with their hash check, and returns once all were handed over.
+//
+// audit_logs and the re-deliveries are read through two cursors in one read-only, repeatable-read transaction (one
+// snapshot) and merged by sequence number here: each is an index scan in (chain_id, chain_seq) order (a Merge
+// Append over the partitions), never a scan of the whole table and a sort (which a UNION ALL ... ORDER BY gets
+// from the planner once a chain is a sizeable share of the table: every chain then costs a full scan and an
+// on-disk sort).
 func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, tenant string, from int64, hp *hashPool, f func(e *Entry, ok bool)) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("reading audit records: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	args := []any{chain, from}
 	cond := "chain_id = $1 AND chain_seq >= $2"
 	if tenant != "" {
 		args = append(args, tenant)
 		cond += " AND tenant_id = $3"
 	}
-	q := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE %[4]s UNION ALL SELECT %[1]s FROM %[3]s WHERE %[4]s ORDER BY chain_seq`,
-		audit.ColumnList(""), src.Table, src.redeliveryTable(), cond)
+	// The plans are known (index scans in chain order); a JIT compile of a long chain's plan would cost more than
+	// it saves.
+	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return fmt.Errorf("reading audit records: %w", err)
+	}
+	for _, c := range []struct{ name, table string }{{"govcol_verify_logs", src.Table}, {"govcol_verify_redeliveries", src.redeliveryTable()}} {
+		q := fmt.Sprintf(`DECLARE %s NO SCROLL CURSOR FOR SELECT %s FROM %s WHERE %s ORDER BY chain_seq`, c.name, audit.ColumnList(""), c.table, cond)
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("reading audit records: %w", err)
+		}
+	}
 
 	ordered := make(chan *entryBatch, inflightBatches)
 	consumed := make(chan struct{})
@@ -539,47 +597,126 @@ func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, ten
 			}
 		}
 	}()
-	readErr := readEntries(ctx, conn.Conn(), q, args, func(batch []Entry) {
+	emit := func(batch []Entry) {
 		b := &entryBatch{entries: batch, ok: make([]bool, len(batch)), done: make(chan struct{})}
 		hp.jobs <- b
 		ordered <- b
-	})
+	}
+	readErr := mergeCursors(ctx, tx.Conn(), "govcol_verify_logs", "govcol_verify_redeliveries", emit)
 	close(ordered)
 	<-consumed
-	return readErr
+	if readErr != nil {
+		return readErr
+	}
+	return tx.Commit(ctx)
 }
 
-// readEntries runs q and hands its rows to f in batches of batchSize (f owns each batch).
-func readEntries(ctx context.Context, c *pgx.Conn, q string, args []any, f func([]Entry)) error {
-	rows, err := c.Query(ctx, q, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
-	if err != nil {
-		return fmt.Errorf("reading audit records: %w", err)
+// cursor buffers one FETCH of a chain's cursor.
+type cursor struct {
+	name string
+	buf  []Entry
+	pos  int
+	done bool
+}
+
+// head returns the cursor's next entry (fetching when its buffer is used up), nil at its end.
+func (c *cursor) head(ctx context.Context, conn *pgx.Conn) (*Entry, error) {
+	if c.pos < len(c.buf) {
+		return &c.buf[c.pos], nil
 	}
-	defer rows.Close()
-	fast := binaryColumns(rows.FieldDescriptions())
+	if c.done {
+		return nil, nil
+	}
+	c.buf, c.pos = c.buf[:0], 0
+	err := readEntriesInto(ctx, conn, fmt.Sprintf("FETCH %d FROM %s", fetchSize, c.name), nil, func(e Entry) { c.buf = append(c.buf, e) })
+	if err != nil {
+		return nil, err
+	}
+	if len(c.buf) < fetchSize {
+		c.done = true
+	}
+	if len(c.buf) == 0 {
+		return nil, nil
+	}
+	return &c.buf[0], nil
+}
+
+// mergeCursors hands the rows of two cursors ordered by chain_seq to f, merged by chain_seq (the first cursor's
+// row first on a tie), in batches of batchSize (f owns each batch).
+func mergeCursors(ctx context.Context, conn *pgx.Conn, a, b string, f func([]Entry)) error {
+	ca, cb := &cursor{name: a, buf: make([]Entry, 0, fetchSize)}, &cursor{name: b}
 	batch := make([]Entry, 0, batchSize)
-	for rows.Next() {
-		batch = append(batch, Entry{})
-		e := &batch[len(batch)-1]
-		var err error
-		if fast {
-			err = decodeEntry(rows.RawValues(), e)
-		} else {
-			err = scanEntry(rows, e)
-		}
+	for {
+		ea, err := ca.head(ctx, conn)
 		if err != nil {
-			return fmt.Errorf("reading audit records: %w", err)
+			return err
+		}
+		eb, err := cb.head(ctx, conn)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ea == nil && eb == nil:
+			if len(batch) > 0 {
+				f(batch)
+			}
+			return nil
+		case eb == nil || (ea != nil && ea.Record.ChainSeq <= eb.Record.ChainSeq):
+			batch = append(batch, *ea)
+			ca.pos++
+		default:
+			batch = append(batch, *eb)
+			cb.pos++
 		}
 		if len(batch) == batchSize {
 			f(batch)
 			batch = make([]Entry, 0, batchSize)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading audit records: %w", err)
+}
+
+// readEntries runs q and hands its rows to f in batches of batchSize (f owns each batch).
+func readEntries(ctx context.Context, c *pgx.Conn, q string, args []any, f func([]Entry)) error {
+	batch := make([]Entry, 0, batchSize)
+	err := readEntriesInto(ctx, c, q, args, func(e Entry) {
+		batch = append(batch, e)
+		if len(batch) == batchSize {
+			f(batch)
+			batch = make([]Entry, 0, batchSize)
+		}
+	})
+	if err != nil {
+		return err
 	}
 	if len(batch) > 0 {
 		f(batch)
+	}
+	return nil
+}
+
+// readEntriesInto runs q (binary results) and hands its rows to f one by one.
+func readEntriesInto(ctx context.Context, c *pgx.Conn, q string, args []any, f func(Entry)) error {
+	rows, err := c.Query(ctx, q, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
+	if err != nil {
+		return fmt.Errorf("reading audit records: %w", err)
+	}
+	defer rows.Close()
+	fast := binaryColumns(rows.FieldDescriptions())
+	for rows.Next() {
+		var e Entry
+		var err error
+		if fast {
+			err = decodeEntry(rows.RawValues(), &e)
+		} else {
+			err = scanEntry(rows, &e)
+		}
+		if err != nil {
+			return fmt.Errorf("reading audit records: %w", err)
+		}
+		f(e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading audit records: %w", err)
 	}
 	return nil
 }

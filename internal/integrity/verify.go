@@ -68,6 +68,8 @@ type ChainReport struct {
 	// Failures holds the problems found (at most 1,000, FailuresOmitted counts the rest), in sequence order.
 	Failures        []Failure `json:"failures,omitempty"`
 	FailuresOmitted int       `json:"failures_omitted,omitempty"`
+	// Warnings are findings that are not failures (a chain the decision store has no checkpoint object of).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OK reports whether the chain verified.
