@@ -19,12 +19,16 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter"
+	"github.com/govcol/govcol/exporter/s3decisionexporter"
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/integrity"
@@ -68,6 +72,13 @@ func collectorRun(t testing.TB, dsn, keyFile, fallback string, shifts []int, ext
 // collectorRunBatches is collectorRun sending each batch's shifts together, in one request.
 func collectorRunBatches(t testing.TB, dsn, keyFile, fallback string, batches [][]int, extra ...func(cfg *postgresauditexporter.Config)) {
 	t.Helper()
+	collectorPipeline(t, dsn, keyFile, fallback, batches, nil, extra...)
+}
+
+// collectorPipeline is collectorRunBatches with, when store is not nil, the real s3decision exporter beside the
+// Postgres exporter (it ships every checkpoint to the decision store).
+func collectorPipeline(t testing.TB, dsn, keyFile, fallback string, batches [][]int, store *s3decisionexporter.Config, extra ...func(cfg *postgresauditexporter.Config)) {
+	t.Helper()
 	ctx := context.Background()
 	pf := postgresauditexporter.NewFactory()
 	pcfg := pf.CreateDefaultConfig().(*postgresauditexporter.Config)
@@ -82,6 +93,16 @@ func collectorRunBatches(t testing.TB, dsn, keyFile, fallback string, batches []
 	exp, err := pf.CreateLogs(ctx, exportertest.NewNopSettings(pf.Type()), pcfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(ctx, componenttest.NewNopHost()))
+	next := consumer.Logs(exp)
+	var s3exp exporter.Logs
+	if store != nil {
+		sf := s3decisionexporter.NewFactory()
+		require.NoError(t, xconfmap.Validate(store))
+		s3exp, err = sf.CreateLogs(ctx, exportertest.NewNopSettings(sf.Type()), store)
+		require.NoError(t, err)
+		require.NoError(t, s3exp.Start(ctx, componenttest.NewNopHost()))
+		next = fanout{exp, s3exp}
+	}
 
 	gf := governanceprocessor.NewFactory()
 	gcfg := gf.CreateDefaultConfig().(*governanceprocessor.Config)
@@ -93,7 +114,7 @@ func collectorRunBatches(t testing.TB, dsn, keyFile, fallback string, batches []
 	require.NoError(t, gcfg.Validate())
 	set := processortest.NewNopSettings(gf.Type())
 	set.Resource.Attributes().PutStr("service.instance.id", testInstance) // every run is a restart of one instance
-	proc, err := gf.CreateLogs(ctx, set, gcfg, exp)
+	proc, err := gf.CreateLogs(ctx, set, gcfg, next)
 	require.NoError(t, err)
 	require.NoError(t, proc.Start(ctx, componenttest.NewNopHost()))
 
@@ -106,6 +127,30 @@ func collectorRunBatches(t testing.TB, dsn, keyFile, fallback string, batches []
 	}
 	require.NoError(t, proc.Shutdown(ctx))
 	require.NoError(t, exp.Shutdown(ctx))
+	if s3exp != nil {
+		require.NoError(t, s3exp.Shutdown(ctx))
+	}
+}
+
+// fanout hands every batch to each exporter (a copy to all but the last), as the collector's fan-out does.
+type fanout []consumer.Logs
+
+func (f fanout) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (f fanout) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	for i, c := range f {
+		in := ld
+		if i < len(f)-1 {
+			in = plog.NewLogs()
+			ld.CopyTo(in)
+		}
+		if err := c.ConsumeLogs(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // testInstance is the service.instance.id of every collector run of these tests.
