@@ -27,7 +27,7 @@ func TestCanonicalEncodingV1Golden(t *testing.T) {
 		Query: "My SSN is [REDACTED:ssn] \u2028 😀", ResponseSample: "ok", QueryHash: "h", Provider: "anthropic",
 		Model: "m", ToolName: "Bash", ResponseTimeMS: ptr(int64(92)), InputTokens: ptr(int64(1200)),
 		OutputTokens: ptr(int64(25)), TokensUsed: ptr(int64(1225)), Cost: ptr(0.0056099999999999995),
-		ComplianceFlags: Flags([]string{"email", "ssn"}), SecurityMetrics: SecurityMetrics{RiskScore: 25, QueryComplexity: "low"},
+		ComplianceFlags: ComplianceFlags{PIIAccess: true, GDPRApplicable: true, HIPAARelevant: true}, SecurityMetrics: SecurityMetrics{RiskScore: 25, QueryComplexity: "low"},
 		Metadata: map[string]any{"b": 1.5, "a": []any{int64(1), "x", nil, true, map[string]any{"z": 1e21, "y": 1e-7}},
 			"ключ": "значение", "nan": "NaN", "big": int64(math.MaxInt64), "f": 0.3, "html": "<&>"},
 		ChainID: "inst/tenant-a/20260101T000000.000000Z-abcdef", ChainSeq: 42, PrevHash: "v1:00",

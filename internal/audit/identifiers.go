@@ -2,6 +2,17 @@ package audit
 
 import "strings"
 
+// The Claude Code and Cowork events with a dedicated mapping in the governance processor (docs/ARCHITECTURE.md §5). Every other event is still
+// recorded, with its attributes in metadata.
+const (
+	EventUserPrompt        = "user_prompt"
+	EventAssistantResponse = "assistant_response"
+	EventToolDecision      = "tool_decision"
+	EventToolResult        = "tool_result"
+	EventAPIRequest        = "api_request"
+	EventAPIError          = "api_error"
+)
+
 // EventUnknown is the event name of a record whose event is not in KnownEvents (or a configured extension of it).
 const EventUnknown = "unknown"
 

@@ -89,8 +89,8 @@ func (g *governor) resolveIdentity(ctx context.Context) (identity, error) {
 		return v, reason
 	}
 	id.sessionHeader = header(headerSessionID, checkSession)
-	id.gatewayID = header(audit.HeaderGatewayID, checkValue)
-	id.clientHeader = header(audit.HeaderClient, checkValue)
+	id.gatewayID = header(headerGatewayID, checkValue)
+	id.clientHeader = header(headerClient, checkValue)
 
 	// The license's email is signed by the operator; it still passes the same rule (and is stored the same way).
 	licenseEmail, _ := normalizeEmail(authAttr(lic.AuthEmail))

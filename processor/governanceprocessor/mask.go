@@ -123,7 +123,7 @@ const notIdentifierMarker = "[withheld: not an identifier]"
 
 // idKeys are the allow-listed keys that hold ids in Claude Code's and the GenAI conventions' telemetry. Their
 // values have a documented shape (UUIDs, hex digests, prefixed ids, integers); a value of any other shape is not
-// kept even masked: it is withheld (the id columns are then NULL and counted, see audit.Ident).
+// kept even masked: it is withheld (the id columns are then NULL and counted, see identAttr).
 var idKeys = map[string]bool{
 	"user.id": true, "session.id": true, "prompt.id": true, "message.uuid": true, "tool_use_id": true,
 	"request_id": true, "event.sequence": true, "plugin_id_hash": true, "gen_ai.conversation.id": true,

@@ -451,8 +451,8 @@ func (g *governor) prepareResource(id *identity, res pcommon.Resource, ms *maskS
 	g.masker.maskMap(attrs, ms)
 	stats.withheld += int64(ms.withheld)
 	service := audit.Str(attrs, "service.name")
-	origin := audit.ClassifyOrigin(id.gatewayID, id.clientHeader, service)
-	return resourceContext{origin: origin, plane: audit.PlaneOf(service, origin), claimedEmail: claimed}, ms.mark()
+	origin := classifyOrigin(id.gatewayID, id.clientHeader, service)
+	return resourceContext{origin: origin, plane: planeOf(service, origin), claimedEmail: claimed}, ms.mark()
 }
 
 // processLogs turns every log record into a canonical audit record.
@@ -519,7 +519,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	r := g.newRecord(id, rc, event, lr, received)
 
 	// query_hash is over the unmasked content, so it is computed before masking.
-	queryKey := audit.QueryKey(event, attrs)
+	queryKey := queryAttr(event, attrs)
 	if queryKey != "" {
 		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
 	}
@@ -564,7 +564,7 @@ func (g *governor) newRecord(id *identity, rc resourceContext, event string, lr 
 		ReceivedAt:     received,
 		Plane:          rc.plane,
 		Origin:         rc.origin,
-		RequestType:    audit.RequestType(rc.plane, event),
+		RequestType:    requestType(rc.plane, event),
 		OrgID:          id.orgID,
 		TenantID:       id.tenantID,
 		ClientID:       id.clientID,
@@ -587,7 +587,7 @@ func (g *governor) newRecord(id *identity, rc resourceContext, event string, lr 
 // readColumns fills the columns read from the masked attributes: usage, identifiers (counting those withheld),
 // the capped content and what masking found.
 func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pcommon.Map, ms *maskState, stats *batchStats) {
-	withheld := audit.MapUsage(event, attrs, r)
+	withheld := mapUsage(event, attrs, r)
 	r.UserID = g.identifier(attrs, "user_id", &withheld, "user.id", "user.account_uuid")
 	if r.SessionID == "" {
 		r.SessionID = g.identifier(attrs, "session_id", &withheld, "session.id")
@@ -598,7 +598,7 @@ func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pc
 	if queryKey != "" {
 		r.Query = capContent(audit.Str(attrs, queryKey), g.cfg.MaxContentBytes)
 	}
-	if rk := audit.ResponseKey(event, attrs); rk != "" {
+	if rk := responseAttr(event, attrs); rk != "" {
 		r.ResponseSample = capContent(audit.Str(attrs, rk), g.cfg.MaxContentBytes)
 	}
 	r.PIITypes = make([]string, len(ms.types))
@@ -628,8 +628,8 @@ func (g *governor) decide(ctx context.Context, r *audit.Record, event string, rl
 	if len(ms.types) > 0 {
 		r.Obligations = append(r.Obligations, audit.ObligationRedactPII)
 	}
-	r.ComplianceFlags = audit.Flags(r.PIITypes)
-	r.SecurityMetrics = audit.Metrics(r.PolicyDecision, ev.topSeverity(), len(r.Query)+len(r.ResponseSample))
+	r.ComplianceFlags = complianceFlags(r.PIITypes)
+	r.SecurityMetrics = securityMetrics(r.PolicyDecision, ev.topSeverity(), len(r.Query)+len(r.ResponseSample))
 }
 
 // builtinRules applies the verdict rules of docs/ARCHITECTURE.md §6 that do not depend on configuration.
@@ -652,13 +652,13 @@ func maskingRules(ms *maskState, ev *evaluation) {
 	ev.add(ruleRedactionUnavailable, ms.withheld > 0, audit.VerdictError, "high", "PII detection failed; content withheld")
 }
 
-// recordIDs derives the deterministic ids (see audit.IDs). Claude Code numbers its events per session, so the
+// recordIDs derives the deterministic ids (see deriveIDs). Claude Code numbers its events per session, so the
 // session id and event.sequence identify an event; other sources fall back to a digest of the record's content.
 func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, lr plog.LogRecord) (string, string) {
 	seq := audit.Str(attrs, "event.sequence")
 	session := audit.Str(attrs, "session.id")
 	if seq != "" && session != "" {
-		return audit.IDs(r.TenantID, r.Timestamp, event, session, seq)
+		return deriveIDs(r.TenantID, r.Timestamp, event, session, seq)
 	}
 	h := sha256.New()
 	h.Write([]byte(lr.Body().AsString()))
@@ -669,7 +669,7 @@ func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, l
 		h.Write([]byte(v.AsString()))
 	}
 	var sum [sha256.Size]byte
-	return audit.IDs(r.TenantID, r.Timestamp, event, session, seq, lr.TraceID().String(), lr.SpanID().String(),
+	return deriveIDs(r.TenantID, r.Timestamp, event, session, seq, lr.TraceID().String(), lr.SpanID().String(),
 		strconv.FormatUint(uint64(lr.ObservedTimestamp()), 10), hex.EncodeToString(h.Sum(sum[:0])))
 }
 
@@ -691,7 +691,7 @@ func (g *governor) eventName(attr string, body pcommon.Value, stats *batchStats)
 	if raw == "" && body.Type() == pcommon.ValueTypeStr {
 		raw = body.Str()
 	}
-	event := audit.EventName(attr, raw)
+	event := bareEventName(attr, raw)
 	if audit.KnownEvents[event] || g.extraEvents[event] {
 		return event
 	}
@@ -701,11 +701,11 @@ func (g *governor) eventName(attr string, body pcommon.Value, stats *batchStats)
 	return audit.EventUnknown
 }
 
-// identifier reads the first present of keys from masked attributes for an identifier column (audit.Ident); a
+// identifier reads the first present of keys from masked attributes for an identifier column (identAttr); a
 // value that is not an identifier is withheld and its column added to withheld.
 func (g *governor) identifier(attrs pcommon.Map, column string, withheld *[]string, keys ...string) string {
 	for _, k := range keys {
-		v, ok := audit.Ident(attrs, k)
+		v, ok := identAttr(attrs, k)
 		if !ok {
 			*withheld = append(*withheld, column)
 			return ""

@@ -1,4 +1,4 @@
-package audit
+package governanceprocessor // import "github.com/govcol/govcol/processor/governanceprocessor"
 
 import (
 	"crypto/sha256"
@@ -9,14 +9,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// IDs derives a record's id and decision_id from the facts that identify the event (tenant, event time and the
+// deriveIDs derives a record's id and decision_id from the facts that identify the event (tenant, event time and the
 // caller-chosen parts, e.g. session id, event sequence, trace and span id). Both are deterministic, so a client
 // that retries a request produces the same ids and the exporters' idempotent writes (ON CONFLICT DO NOTHING, one S3
 // object per decision) store it once.
 //
 // id is "aud_" + 32 hex digits of SHA-256. decision_id is a UUIDv7 (RFC 9562) whose 48-bit timestamp is the event
 // time in milliseconds and whose 74 random bits come from the same digest, so it sorts by event time.
-func IDs(tenantID string, ts time.Time, parts ...string) (id, decisionID string) {
+func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID string) {
 	h := sha256.New()
 	var n [8]byte
 	h.Write([]byte(tenantID))
