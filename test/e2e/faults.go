@@ -65,6 +65,7 @@ func StartFaultCollector(t testing.TB, o FaultOptions) (*Collector, string) {
 	} else {
 		fmt.Fprintf(&decisions, "    local_dir: %q\n", filepath.Join(dir, "decisions"))
 	}
+	decisions.WriteString("    selection: \"true\"\n") // every record is a decision here: the suite counts each one's outcome
 	cfg := AuthedOTLPConfig(keys.PEMPath, healthPort, grpcPort, httpPort, ext.String()) + fmt.Sprintf(`
 processors:
 %s  governance:

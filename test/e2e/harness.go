@@ -406,6 +406,7 @@ exporters:
     fallback: {path: %q}
   s3decision:
     local_dir: %q
+    selection: "true" # every record, so the suites can find each record's object
 service:
   extensions: [licenseauth, health_check]
 %s  pipelines:
