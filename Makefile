@@ -10,7 +10,7 @@ CLAUDE_BIN   := node_modules/.bin/claude
 # Packages whose metadata.yaml is turned into code by mdatagen.
 MDATA_DIRS   := $(dir $(wildcard extension/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml receiver/*/metadata.yaml))
 
-.PHONY: all build tools generate check-generated run test test-go lint e2e-deps bench clean
+.PHONY: all build tools generate check-generated run test test-go test-alerts lint e2e-deps bench clean
 
 all: build
 
@@ -55,7 +55,12 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: check-generated lint build e2e-deps test-go
+test: check-generated lint build e2e-deps test-alerts test-go
+
+# The alerting rules' unit tests (dashboards/alerts.yml) with the real promtool; a missing promtool fails.
+test-alerts:
+	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus (Prometheus 2.42)"; exit 1; }
+	cd dashboards && promtool test rules alerts_test.yml alerts_week_test.yml
 
 test-go:
 	GOVCOL_CLAUDE_BIN=$(CURDIR)/$(CLAUDE_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
