@@ -42,7 +42,7 @@ type decisionRig struct {
 
 // readerRole creates a LOGIN role that may only SELECT audit_logs (granted once the collector created the table)
 // and returns its DSN and the grant.
-func readerRole(t *testing.T, dsn string) (string, func()) {
+func readerRole(t testing.TB, dsn string) (string, func()) {
 	name := fmt.Sprintf("s3reader_%d", time.Now().UnixNano()%1e9)
 	pgtest.Exec(t, dsn, "CREATE ROLE "+name+" LOGIN PASSWORD 'reader-pw'")
 	t.Cleanup(func() {
@@ -59,28 +59,14 @@ func readerRole(t *testing.T, dsn string) (string, func()) {
 	return u.String(), func() { pgtest.Exec(t, dsn, "GRANT SELECT ON audit_logs TO "+name) }
 }
 
-func startDecisionRig(t *testing.T, layout string) *decisionRig {
+func startDecisionRig(t testing.TB, layout string) *decisionRig {
 	t.Helper()
 	srv := s3test.Start(t)
 	srv.Env(t)
 	srv.CreateBucket(t, "decisions", false)
-	bin := GovcolBinary(t)
-	dir := t.TempDir()
-	keys := NewKeys(t, dir)
-	auditKey, auditPub := NewAuditKey(t, dir)
-	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 	pgDSN := pgtest.NewDatabase(t)
 	readerDSN, grant := readerRole(t, pgDSN)
-	cfg := AuthedOTLPConfig(keys.PEMPath, healthPort, grpcPort, httpPort, "") + fmt.Sprintf(`
-processors:
-  governance:
-    integrity: {signing_key_file: %q}
-exporters:
-  postgresaudit:
-    dsn: %q
-    sending_queue:
-      batch: {flush_timeout: 100ms}
-    fallback: {path: %q}
+	c := startDecisionCollector(t, GovcolBinary(t), pgDSN, fmt.Sprintf(`
   s3decision:
     bucket: decisions
     endpoint: %s
@@ -96,12 +82,38 @@ exporters:
       settle: 3s
       recheck: 2h
       initial_lookback: 2h
-      max_slices_per_pass: 1000
+      max_slices_per_pass: 1000`, srv.Endpoint, layout, readerDSN))
+	grant() // the collector created audit_logs at start
+	return &decisionRig{c: c, srv: srv, readerDSN: readerDSN, lic: c.Keys.License(t, "org-s3", "tenant-s3", "client-s3", "")}
+}
+
+// startDecisionCollector runs bin with OTLP in, governance, postgresaudit (pgDSN) and the exporter YAML given in
+// decisionExporter (an s3decision block indented two spaces; empty: Postgres only).
+func startDecisionCollector(t testing.TB, bin, pgDSN, decisionExporter string) *Collector {
+	t.Helper()
+	dir := t.TempDir()
+	keys := NewKeys(t, dir)
+	auditKey, auditPub := NewAuditKey(t, dir)
+	grpcPort, httpPort, metricsPort, healthPort := FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+	exporters := "postgresaudit"
+	if decisionExporter != "" {
+		exporters += ", s3decision"
+	}
+	cfg := AuthedOTLPConfig(keys.PEMPath, healthPort, grpcPort, httpPort, "") + fmt.Sprintf(`
+processors:
+  governance:
+    integrity: {signing_key_file: %q}
+exporters:
+  postgresaudit:
+    dsn: %q
+    sending_queue:
+      batch: {flush_timeout: 100ms}
+    fallback: {path: %q}%s
 service:
   extensions: [licenseauth, health_check]
 %s  pipelines:
-    logs: {receivers: [otlp], processors: [governance], exporters: [postgresaudit, s3decision]}
-`, auditKey, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"), srv.Endpoint, layout, readerDSN, TelemetryConfig(metricsPort))
+    logs: {receivers: [otlp], processors: [governance], exporters: [%s]}
+`, auditKey, pgDSN, filepath.Join(dir, "pg-fallback.jsonl"), decisionExporter, TelemetryConfig(metricsPort), exporters)
 	cfgPath := filepath.Join(dir, "govcol.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	c := &Collector{
@@ -111,12 +123,11 @@ service:
 		PostgresDSN:  pgDSN, AuditPubKey: auditPub, Keys: keys, Dir: dir, stderr: &lockedBuffer{},
 	}
 	launch(t, c, bin, []string{"--config", cfgPath}, nil, healthPort)
-	grant() // the collector created audit_logs at start
-	return &decisionRig{c: c, srv: srv, readerDSN: readerDSN, lic: keys.License(t, "org-s3", "tenant-s3", "client-s3", "")}
+	return c
 }
 
 // load sends events (multiples of 110) and waits until Postgres holds every acknowledged one.
-func (r *decisionRig) load(t *testing.T, events int) int64 {
+func (r *decisionRig) load(t testing.TB, events int) int64 {
 	t.Helper()
 	res := Load(t, r.c, r.lic, "http", "--developers", "5", "--concurrency", "4", "--batch", "10", "--duration", "60s",
 		"--max-events", fmt.Sprint(events))()
@@ -128,7 +139,7 @@ func (r *decisionRig) load(t *testing.T, events int) int64 {
 	return res.EventsAcked
 }
 
-func (r *decisionRig) selected(t *testing.T) map[string]bool {
+func (r *decisionRig) selected(t testing.TB) map[string]bool {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), r.c.PostgresDSN)
 	require.NoError(t, err)
@@ -145,7 +156,7 @@ func (r *decisionRig) selected(t *testing.T) map[string]bool {
 }
 
 // stored lists the bucket: decision id → how many times it is stored (per-decision keys, lines of batched objects).
-func (r *decisionRig) stored(t *testing.T) map[string]int {
+func (r *decisionRig) stored(t testing.TB) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	client := r.srv.Client()
@@ -186,7 +197,7 @@ func (r *decisionRig) stored(t *testing.T) map[string]int {
 
 // awaitComplete waits until the bucket holds exactly the selected decisions of Postgres, each once, and returns
 // how long that took.
-func (r *decisionRig) awaitComplete(t *testing.T, within time.Duration) time.Duration {
+func (r *decisionRig) awaitComplete(t testing.TB, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	want := r.selected(t)
