@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -57,7 +56,7 @@ func newVerifyCommand() *cobra.Command {
 	f.StringVar(&o.table, "table", "audit_logs", "audit table")
 	f.StringVar(&o.checkpoints, "checkpoints-table", "audit_checkpoints", "checkpoints table")
 	f.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
-	f.IntVar(&o.workers, "parallel", 0, "chains verified at once, one connection each (default min(CPUs, 4))")
+	f.IntVar(&o.workers, "parallel", 0, "chains verified at once, one connection each (default 2 per CPU, at most 8)")
 	f.StringVar(&o.storeBucket, "store-bucket", "", "cross-check against the checkpoint objects in this S3 bucket (the s3decision exporter's bucket)")
 	f.StringVar(&o.storeLocalDir, "store-local-dir", "", "cross-check against the checkpoint objects in this directory (the s3decision exporter's local_dir)")
 	f.StringVar(&o.storePrefix, "store-prefix", "", "the s3decision exporter's prefix")
@@ -117,7 +116,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	// One connection per chain read at once, and one for the small tables.
 	src.Workers = o.workers
 	if src.Workers <= 0 {
-		src.Workers = min(runtime.GOMAXPROCS(0), 4)
+		src.Workers = integrity.DefaultWorkers()
 	}
 	pcfg.MaxConns = int32(src.Workers + 1)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)

@@ -285,6 +285,12 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		"modified": {func(t *testing.T, dsn, chain string) {
 			tamper(t, dsn, "UPDATE audit_logs SET query = 'nothing to see' WHERE chain_seq = 12"+in(chain))
 		}, integrity.KindModified, 12},
+		"modified JSON column": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, `UPDATE audit_logs SET metadata = metadata || '{"tampered": true}' WHERE chain_seq = 12`+in(chain))
+		}, integrity.KindModified, 12},
+		"modified JSON value, same text length": {func(t *testing.T, dsn, chain string) {
+			tamper(t, dsn, `UPDATE audit_logs SET policy_details = replace(policy_details::text, '"matched": false', '"matched": true ')::jsonb WHERE chain_seq = 14`+in(chain))
+		}, integrity.KindModified, 14},
 		"deleted middle row": {func(t *testing.T, dsn, chain string) {
 			tamper(t, dsn, "DELETE FROM audit_logs WHERE chain_seq = 20"+in(chain))
 		}, integrity.KindDeleted, 20},

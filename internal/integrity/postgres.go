@@ -25,7 +25,7 @@ type Source struct {
 	// Since, when set, verifies each chain from its first record received at or after it (retention and windows
 	// start a chain in the middle; its first record is then trusted as the anchor).
 	Since time.Time
-	// Workers bounds how many chains are read at once (one connection each); default min(GOMAXPROCS, 4).
+	// Workers bounds how many chains are read at once (one connection each); default DefaultWorkers().
 	Workers int
 	// Store, when set, is the decision store the s3decision exporter ships checkpoints to (under StorePrefix): every
 	// chain with a checkpoint object there must exist in Postgres and reach that object's last_seq with the same
@@ -84,6 +84,11 @@ func VerifyPostgres(ctx context.Context, pool *pgxpool.Pool, src Source, keys li
 	return rep, nil
 }
 
+// DefaultWorkers is the number of chains read at once by default: two per CPU, at most 8. A chain's server process
+// waits while the client decodes and hashes its rows (and between FETCHes), so two chains per CPU keep both sides
+// busy; each holds one connection and a bounded buffer of rows.
+func DefaultWorkers() int { return min(2*runtime.GOMAXPROCS(0), 8) }
+
 // chainJob is one chain to verify with its evidence.
 type chainJob struct {
 	id, tenant string
@@ -139,7 +144,7 @@ func VerifyPostgresEach(ctx context.Context, pool *pgxpool.Pool, src Source, key
 	}
 	workers := src.Workers
 	if workers <= 0 {
-		workers = min(runtime.GOMAXPROCS(0), 4)
+		workers = DefaultWorkers()
 	}
 	hp := newHashPool(runtime.GOMAXPROCS(0))
 	defer hp.close()
