@@ -18,12 +18,13 @@ import (
 	"github.com/govcol/govcol/exporter/postgresauditexporter"
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // backfill ships what Postgres holds and the directory lacks, once: a second run finds everything present.
 func TestDecisionsBackfill(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	base := audittest.Governed(t, "tenant-a")
+	base := governancetest.Governed(t, "tenant-a")
 	ld := plog.NewLogs()
 	now := time.Now().UTC()
 	for i := range 20 {

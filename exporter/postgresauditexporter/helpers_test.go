@@ -16,6 +16,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
@@ -26,7 +27,7 @@ func runWithPostgres(m *testing.M) int {
 }
 
 // governed is the captured Claude Code logs governed for tenant (11 canonical records).
-func governed(t testing.TB, tenant string) plog.Logs { return audittest.Governed(t, tenant) }
+func governed(t testing.TB, tenant string) plog.Logs { return governancetest.Governed(t, tenant) }
 
 // renumber gives every record of a copy of ld a new id and decision id (and, when ts is set, that event time).
 func renumber(ld plog.Logs, ts time.Time) plog.Logs { return audittest.Renumber(ld, ts) }

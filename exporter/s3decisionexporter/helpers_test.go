@@ -9,15 +9,15 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
 func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
 
 // governed is the captured Claude Code logs governed for tenant (11 canonical records).
-func governed(t testing.TB, tenant string) plog.Logs { return audittest.Governed(t, tenant) }
+func governed(t testing.TB, tenant string) plog.Logs { return governancetest.Governed(t, tenant) }
 
 func outcomes(t testing.TB, tel *componenttest.Telemetry) map[string]int64 {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/pgtest"
 	"github.com/govcol/govcol/internal/s3test"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // BenchmarkPostgresWhileS3Down measures the Postgres exporter's end-to-end throughput (consume → rows committed) in
@@ -25,7 +26,7 @@ import (
 // Run: go test -run x -bench PostgresWhileS3Down -benchtime 1x ./exporter/s3decisionexporter/
 func BenchmarkPostgresWhileS3Down(b *testing.B) {
 	const batches, copies = 40, 100 // 44,000 records per run
-	base := audittest.Governed(b, "tenant-a")
+	base := governancetest.Governed(b, "tenant-a")
 	srv := s3test.Start(b)
 	srv.Env(b)
 	srv.CreateBucket(b, "decisions", false)

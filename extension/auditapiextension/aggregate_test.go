@@ -13,6 +13,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // fixtureSession is the session id of the captured Claude Code session every fixture record carries.
@@ -38,9 +39,9 @@ func spread(ld plog.Logs, start time.Time, step time.Duration) plog.Logs {
 func scopeFixture(t *testing.T) *fixture {
 	t.Helper()
 	fx := newFixture(t, nil)
-	alice := setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
-	bob := setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
-	tenantC := setAll(audittest.Renumber(audittest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
+	alice := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
+	bob := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
+	tenantC := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
 	store(t, fx.dsn, alice, bob, tenantC)
 	return fx
 }
@@ -186,7 +187,7 @@ func TestSessionEventsInOrder(t *testing.T) {
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	// Every event at one instant, and the gateway's chain sequence reversed (as when a session's events reach
 	// gateways in another order): only Claude Code's event.sequence can order them.
-	same := setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), at), audit.AttrSessionID, "sess-same-instant")
+	same := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), at), audit.AttrSessionID, "sess-same-instant")
 	i := int64(0)
 	for _, rl := range same.ResourceLogs().All() {
 		for _, sl := range rl.ScopeLogs().All() {
@@ -252,7 +253,7 @@ func TestActivityBuckets(t *testing.T) {
 	fx := newFixture(t, nil)
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	for _, off := range []time.Duration{0, 10 * time.Minute, 25 * time.Minute} {
-		store(t, fx.dsn, setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), t0.Add(off)), audit.AttrSessionID, "sess-activity"))
+		store(t, fx.dsn, setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), t0.Add(off)), audit.AttrSessionID, "sess-activity"))
 	}
 	lic := fx.tenantReader("tenant-a")
 	window := `{"session_id":"sess-activity","start_time":"2026-11-20T10:00:00Z","end_time":"2026-11-20T10:30:00Z"}`

@@ -14,6 +14,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 type searchBody struct {
@@ -188,7 +189,7 @@ func TestFiltersAndReport(t *testing.T) {
 func TestExportCapHeadersAndCSVNeutralisation(t *testing.T) {
 	fx := newFixture(t, func(c *Config) { c.ExportRowCap = 5 })
 	// A record whose masked content starts like a spreadsheet formula.
-	ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+	ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{})
 	first := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	first.Attributes().PutStr(audit.AttrQuery, `=HYPERLINK("http://evil.example","x")`)
 	keepOnly(ld, first)
@@ -204,7 +205,7 @@ func TestExportCapHeadersAndCSVNeutralisation(t *testing.T) {
 	require.Len(t, records, 6, "header + 5 rows")
 	assert.Equal(t, audit.Columns, records[0])
 
-	r = fx.do(t, "POST", "/api/v1/audit/export?format=csv", a, `{"request_type":"`+audittest.FixtureFirstRequestType(t)+`"}`)
+	r = fx.do(t, "POST", "/api/v1/audit/export?format=csv", a, `{"request_type":"`+governancetest.FixtureFirstRequestType(t)+`"}`)
 	assert.Empty(t, r.header.Get(HeaderTruncated), "under the cap: no truncation headers")
 	records, err = csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
 	require.NoError(t, err)

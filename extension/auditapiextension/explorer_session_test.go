@@ -17,6 +17,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // browser is a headless Chromium page driven by a test.
@@ -105,7 +106,7 @@ func setWhere(ld plog.Logs, rt, key, v string) plog.Logs {
 
 // developerSession is the fixture session as developer email's session id, its events step apart from start.
 func developerSession(t *testing.T, email, id string, start time.Time, step time.Duration) plog.Logs {
-	ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+	ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{})
 	ld = setAll(setAll(ld, audit.AttrUserEmail, email), audit.AttrIdentitySource, "license")
 	return spread(setAll(ld, audit.AttrSessionID, id), start, step)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // Issue 17, finding 8: formula neutralisation looks past leading whitespace, line breaks and invisible characters,
@@ -43,7 +44,7 @@ func TestCSVExportNeutralisesHiddenFormulas(t *testing.T) {
 	fx := newFixture(t, nil)
 	payloads := []string{" =HYPERLINK(\"http://evil.example\",\"x\")", "\n=1+1", "\uff1dHYPERLINK(\"http://evil.example\")", "\t@SUM(1)"}
 	for _, p := range payloads {
-		ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+		ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{})
 		first := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 		first.Attributes().PutStr(audit.AttrQuery, p)
 		keepOnly(ld, first)

@@ -25,10 +25,10 @@ import (
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter"
 	"github.com/govcol/govcol/extension/licenseauthextension"
-	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgcluster"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
@@ -72,8 +72,8 @@ func store(t *testing.T, dsn string, lds ...plog.Logs) {
 func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	t.Helper()
 	dsn := pgtest.NewDatabase(t)
-	a := audittest.Governed(t, "tenant-a")
-	b := audittest.Governed(t, "tenant-b")
+	a := governancetest.Governed(t, "tenant-a")
+	b := governancetest.Governed(t, "tenant-b")
 	store(t, dsn, a, b)
 
 	pub, priv, err := license.GenerateKey()

@@ -13,6 +13,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // setAll sets attribute key to v on every record of ld.
@@ -45,9 +46,9 @@ func readRoutes(fx *fixture) [][3]string {
 // org-tenant-a (11 records); tenant-b is another organisation (11 records).
 func TestReadScopes(t *testing.T) {
 	fx := newFixture(t, func(c *Config) { c.VerifyPublicKeyFiles = []string{""} })
-	alice := setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
-	bob := setAll(audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
-	tenantC := setAll(audittest.Renumber(audittest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
+	alice := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
+	bob := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
+	tenantC := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
 	store(t, fx.dsn, alice, bob, tenantC)
 	bobIDs, err := pgxQueryStrings(t, fx.dsn, "SELECT id FROM audit_logs WHERE user_email = 'bob@example.com'")
 	require.NoError(t, err)

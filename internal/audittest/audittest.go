@@ -1,24 +1,20 @@
-// Package audittest gives tests realistic canonical audit records: the captured Claude Code 2.1.330 logs
-// (testdata/) run through the real governance processor, and renumbered copies of them.
+// Package audittest gives tests the captured Claude Code 2.1.330 logs (testdata/) and helpers over governed
+// records (renumbered copies, batches). It does not depend on any component: the fixture as the governance processor
+// governs it is processor/governanceprocessor/governancetest, and, stored, GovernedFixture.
 package audittest
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/govcol/govcol"
 	"github.com/govcol/govcol/internal/audit"
-	"github.com/govcol/govcol/processor/governanceprocessor"
 )
 
 // FixtureRecords is the number of log records in the fixture.
@@ -32,35 +28,6 @@ func rawFixture(t testing.TB) plog.Logs {
 		t.Fatal(err)
 	}
 	return ld
-}
-
-// Governed returns the fixture logs governed for tenant (org "org-<tenant>", client "client-<tenant>", through the
-// processor's development default tenant).
-func Governed(t testing.TB, tenant string) plog.Logs {
-	t.Helper()
-	ld := rawFixture(t)
-	f := governanceprocessor.NewFactory()
-	cfg := f.CreateDefaultConfig().(*governanceprocessor.Config)
-	cfg.AllowUnauthenticated = true
-	cfg.DefaultTenant = governanceprocessor.DefaultTenantConfig{OrgID: "org-" + tenant, TenantID: tenant, ClientID: "client-" + tenant}
-	sink := new(consumertest.LogsSink)
-	p, err := f.CreateLogs(context.Background(), processortest.NewNopSettings(f.Type()), cfg, sink)
-	if err == nil {
-		err = p.Start(context.Background(), componenttest.NewNopHost())
-	}
-	if err == nil {
-		err = p.ConsumeLogs(context.Background(), ld)
-	}
-	if err == nil {
-		err = p.Shutdown(context.Background())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sink.AllLogs()) != 1 || sink.AllLogs()[0].LogRecordCount() != FixtureRecords {
-		t.Fatalf("audittest: the governance processor returned %d batches", len(sink.AllLogs()))
-	}
-	return sink.AllLogs()[0]
 }
 
 var seq atomic.Int64
@@ -116,11 +83,3 @@ func Raw(t testing.TB, shift int) plog.Logs {
 }
 
 func pcommonTime(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
-
-// FixtureFirstRequestType is the request_type of the fixture's first record as governed.
-func FixtureFirstRequestType(t testing.TB) string {
-	t.Helper()
-	ld := Governed(t, "x")
-	v, _ := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get(audit.AttrRequestType)
-	return v.Str()
-}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // BenchmarkChainLink is the processor's cost of chaining one governed record (read it back as exporters will,
@@ -15,7 +16,7 @@ import (
 func BenchmarkChainLink(b *testing.B) {
 	key, kid, _ := testKey(b)
 	c := integrity.NewChainer("inst", key, kid, 1000, time.Hour, time.Now)
-	batch := audittest.Batch(audittest.Governed(b, "tenant-a"), 10) // 110 records
+	batch := audittest.Batch(governancetest.Governed(b, "tenant-a"), 10) // 110 records
 	var lrs []plog.LogRecord
 	var rls []plog.ResourceLogs
 	for _, rl := range batch.ResourceLogs().All() {

@@ -17,6 +17,7 @@ import (
 	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 func testKey(t testing.TB) (ed25519.PrivateKey, string, license.KeySet) {
@@ -32,7 +33,7 @@ func testKey(t testing.TB) (ed25519.PrivateKey, string, license.KeySet) {
 // and the checkpoints.
 func chained(t testing.TB, c *integrity.Chainer, copies int) ([]integrity.Entry, []integrity.Checkpoint) {
 	t.Helper()
-	base := audittest.Governed(t, "tenant-a")
+	base := governancetest.Governed(t, "tenant-a")
 	var entries []integrity.Entry
 	var cps []integrity.Checkpoint
 	for range copies {
@@ -93,7 +94,7 @@ func TestCheckpointDueByTime(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := integrity.NewChainer("inst", key, kid, 1000, time.Second, func() time.Time { return now })
 	chained(t, c, 0)
-	ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+	ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{})
 	rl := ld.ResourceLogs().At(0)
 	link, err := c.Link(rl.Resource(), rl.ScopeLogs().At(0).LogRecords().At(0), "tenant-a")
 	require.NoError(t, err)
@@ -241,7 +242,7 @@ func linkCopies(t *testing.T, c *integrity.Chainer, n int) ([]integrity.Link, []
 	var links []integrity.Link
 	var entries []integrity.Entry
 	for len(links) < n {
-		ld := audittest.Renumber(audittest.Governed(t, "tenant-a"), time.Time{})
+		ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{})
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, lr := range rl.ScopeLogs().At(0).LogRecords().All() {
 				if len(links) == n {
