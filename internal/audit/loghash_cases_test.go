@@ -8,7 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/govcol/govcol/internal/audit"
-	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
+	"github.com/govcol/govcol/internal/audittest"
 )
 
 // hashCase is one log record to hash, with its resource.
@@ -52,7 +52,7 @@ func chainStamp(lr plog.LogRecord, seq int64) {
 // repeated metadata, odd attribute types, malformed stamped values. Deterministic (received_at and query_hash are
 // pinned), so that canonical encodings can be compared across versions of the encoder.
 func edgeCases(t testing.TB) []hashCase {
-	base := governancetest.Governed(t, "tenant-a")
+	base := audittest.GovernedFixture(t)
 	var out []hashCase
 	seq := int64(0)
 	for _, m := range edgeMutations() {

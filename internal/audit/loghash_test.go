@@ -12,14 +12,13 @@ import (
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
-	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
 // The fast hash agrees with the reference (FromLogRecord + ComputeHash) on every fixture record and on the edge
 // cases, declines exactly the records the reference refuses, and takes the fast path for every fixture record. One
 // LogHasher hashes all of them in turn, so its reused buffers and memos are exercised too.
 func TestLogHasherMatchesReference(t *testing.T) {
-	governed := governancetest.Governed(t, "tenant-a")
+	governed := audittest.GovernedFixture(t)
 	cases := fixtureCases("governed", governed)
 	cases = append(cases, fixtureCases("batch", audittest.Batch(governed, 3))...)
 	cases = append(cases, fixtureCases("renumbered", audittest.Renumber(governed, time.Date(2027, 1, 2, 3, 4, 5, 6, time.UTC)))...)
@@ -70,7 +69,7 @@ func FuzzLogHasher(f *testing.F) {
 	f.Add("ключ", "\xff\x00", math.Inf(1), int64(math.MinInt64), "", "")
 	f.Add("audit.query", "q", 1e21, int64(0), "audit.cost", "x")
 	f.Add("resource", "r", 5e-324, int64(-1), "a", "\\\"")
-	base := governancetest.Governed(f, "tenant-a")
+	base := audittest.GovernedFixture(f)
 	var h audit.LogHasher
 	f.Fuzz(func(t *testing.T, k, s string, d float64, n int64, k2, s2 string) {
 		ld := plog.NewLogs()
@@ -103,7 +102,7 @@ func FuzzLogHasher(f *testing.F) {
 
 // BenchmarkLogHasher is the fast hash alone over the fixture mix.
 func BenchmarkLogHasher(b *testing.B) {
-	cases := fixtureCases("governed", audittest.Batch(governancetest.Governed(b, "tenant-a"), 10))
+	cases := fixtureCases("governed", audittest.Batch(audittest.GovernedFixture(b), 10))
 	for i := range cases {
 		chainStamp(cases[i].lr, int64(i+1))
 	}

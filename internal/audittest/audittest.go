@@ -4,6 +4,7 @@
 package audittest
 
 import (
+	_ "embed"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -83,3 +84,20 @@ func Raw(t testing.TB, shift int) plog.Logs {
 }
 
 func pcommonTime(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
+
+//go:embed testdata/governed-tenant-a.json
+var governedJSON []byte
+
+// GovernedFixture is the fixture as the governance processor governed it for tenant-a (org-tenant-a,
+// client-tenant-a), stored in testdata/governed-tenant-a.json: a fresh copy on every call. It lets packages below
+// the processor test against governed records without depending on it; governancetest's TestGovernedFixtureIsCurrent
+// fails when the processor would govern the capture differently (go test ./processor/governanceprocessor/governancetest
+// -update rewrites the file).
+func GovernedFixture(t testing.TB) plog.Logs {
+	t.Helper()
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(governedJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld
+}
