@@ -17,9 +17,10 @@ const EnvDSN = "GOVCOL_PG_DSN"
 
 // Config is the auditapi extension's configuration.
 type Config struct {
-	// ServerConfig is the HTTP server (endpoint default 127.0.0.1:8080, TLS, timeouts). Its `auth` is not used: the
-	// API authenticates each API request with `authenticator`, so that the Log Explorer page itself loads without
-	// credentials and sends the license from the browser.
+	// ServerConfig is the HTTP server (endpoint default 127.0.0.1:8080, TLS, timeouts). Leave its `auth` unset: when
+	// set, confighttp applies it to every request, the Log Explorer page included. The API authenticates each API
+	// request with `authenticator`, so that the page itself loads without credentials and sends the license from
+	// the browser.
 	confighttp.ServerConfig `mapstructure:",squash"`
 	// Authenticator is the license authenticator extension (licenseauth).
 	Authenticator component.ID `mapstructure:"authenticator"`
