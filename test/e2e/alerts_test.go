@@ -84,7 +84,7 @@ func TestAlertRulesRunbook(t *testing.T) {
 	for s := range sections {
 		assert.True(t, alerts[s], "docs/RUNBOOK.md section %s names no alert", s)
 	}
-	assert.Len(t, alerts, 17)
+	assert.Len(t, alerts, 19)
 }
 
 // e2eRules returns dashboards/alerts.yml rewritten for a run of seconds: every `for:` becomes 2s and every group is
@@ -356,6 +356,30 @@ func TestAlertsAgainstPrometheus(t *testing.T) {
 		}
 		return len(firing) == len(want)
 	}, 60*time.Second, 500*time.Millisecond, "fault alerts firing: %v of %v", firing, want)
+	// The dashboard's Alerts row shows them: by severity, and one by one.
+	var bySeverity, each string
+	for _, p := range loadDashboard(t) {
+		switch p.Title {
+		case "Firing alerts by severity":
+			bySeverity = p.Targets[0].Expr
+		case "Firing alerts":
+			each = p.Targets[0].Expr
+		}
+	}
+	require.NotEmpty(t, bySeverity, "the dashboard's firing-alerts-by-severity panel")
+	require.NotEmpty(t, each, "the dashboard's firing-alerts panel")
+	severities := map[string]bool{}
+	for _, s := range promQuery(t, prom, bySeverity) {
+		severities[s.Metric["severity"]] = true
+	}
+	assert.True(t, severities["critical"] && severities["warning"], "severities on the dashboard: %v", severities)
+	shown := map[string]bool{}
+	for _, s := range promQuery(t, prom, each) {
+		shown[s.Metric["alertname"]] = true
+	}
+	for name := range want {
+		assert.True(t, shown[name], "%s in the dashboard's firing alerts %v", name, shown)
+	}
 	for _, l := range loads {
 		r := l()
 		t.Logf("load during the faults: %s", r)
