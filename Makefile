@@ -60,7 +60,7 @@ test: check-generated lint build e2e-deps test-alerts test-go
 # The alerting rules' unit tests (dashboards/alerts.yml) with the real promtool; a missing promtool fails.
 test-alerts:
 	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus (Prometheus 2.42)"; exit 1; }
-	cd dashboards && promtool test rules alerts_test.yml alerts_week_test.yml
+	cd dashboards && promtool check config prometheus.yml && promtool test rules alerts_test.yml alerts_week_test.yml
 
 test-go:
 	GOVCOL_CLAUDE_BIN=$(CURDIR)/$(CLAUDE_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
