@@ -25,6 +25,7 @@ mkdir -p "$tmp/verify-base" && git archive "$verify_base" | tar -x -C "$tmp/veri
 (cd "$tmp/verify-base" && go build -o "$tmp/govctl-base" ./cmd/govctl) && go build -o "$tmp/govctl-new" ./cmd/govctl
 GOVCTL_BASELINE="$tmp/govctl-base" GOVCTL_NEW="$tmp/govctl-new" \
   run verifycmds go test -count=1 -run x -bench VerifyCommands -benchtime 1x -v ./cmd/govctl/
+verify_load=$(cut -d' ' -f1-3 /proc/loadavg)
 export GOVCOL_BENCH_FULL=1 # the full form of the load and fault runs (a 60 s Postgres outage, longer runs)
 GOVCOL_LOAD_EVENTS="${GOVCOL_LOAD_EVENTS:-55000}" run load go test -count=1 -timeout 30m -run TestLoadSmoke -v ./test/e2e/
 run faults     go test -count=1 -timeout 30m -run 'TestFault' -v ./test/e2e/
@@ -74,7 +75,7 @@ bench_lines() { grep -E '^Benchmark|load_test.go|fault_test.go' "$tmp/$1.txt" | 
   echo "One trail of 220,000 records in 4 chains (4 collector runs through the real governance processor and Postgres"
   echo "exporter), verified by both builds alternately, three rounds; each figure is 220,000 over the command's wall time"
   echo "(process start and connection included); \`ratio\` is best against best. Why 100,000/s is out of reach on 2 cores:"
-  echo "internal/integrity/README.md, *Speed*."
+  echo "internal/integrity/README.md, *Speed*. Load average when it ended: $verify_load."
   echo; echo '```'; grep -E '^Benchmark|verify_bench_test.go' "$tmp/verifycmds.txt" | sed -E 's/^[[:space:]]+//' || true; echo '```'
   echo
   echo "## Governance processor (ns/op is per batch of 110 records)"
