@@ -287,7 +287,13 @@ func TestScaleOutGatewaysBehindNginxSIGKILL(t *testing.T) {
 		}
 	}
 	require.True(t, rep.OK(), "govctl verify passes for every chain")
-	assert.Equal(t, 4, rep.Registered, "one chain per gateway run: three gateways and the restarted one")
+	// One chain per gateway run that chained a record: the three gateways, and the restarted run when the balancer
+	// sent it anything after the restart (its own telemetry restarted at zero).
+	runs := 3
+	if victim.Metric(t, "otelcol_receiver_accepted_log_records") > 0 {
+		runs++
+	}
+	assert.Equal(t, runs, rep.Registered, "one chain per gateway run")
 	assert.Equal(t, 1, sealed, "the killed gateway's chain is sealed by its restart")
 	t.Logf("SCALEOUT 3 gateways behind nginx, one SIGKILLed %.0fs into a %.0fs run and back in %.1fs: %s; stored %d "+
 		"(exactly once), every acknowledged session whole; requests per gateway %s; balancer answers %s; govctl verify: "+
