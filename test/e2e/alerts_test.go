@@ -304,9 +304,9 @@ func TestAlertsAgainstPrometheus(t *testing.T) {
 		assert.Empty(t, <-seen, "governance alerts on clean load or on pipeline faults")
 	}()
 
-	// Clean: 5 developers, about 1,100 events.
+	// Clean: 5 developers, about 660 events.
 	start := time.Now()
-	clean := Load(t, c, lic, "http", "--developers", "5", "--batch", "2", "--rate", "110", "--duration", "10s")()
+	clean := Load(t, c, lic, "http", "--developers", "5", "--batch", "2", "--rate", "110", "--duration", "6s")()
 	require.Equal(t, clean.EventsSent, clean.EventsAcked, clean.FirstError)
 	require.Eventually(t, func() bool {
 		return len(promQuery(t, prom, `govcol_developer_events_total{audit_request_type="claude_code_tool_result"}`)) == 5 &&
@@ -333,9 +333,9 @@ func TestAlertsAgainstPrometheus(t *testing.T) {
 	require.NoError(t, os.RemoveAll(decisions))
 	require.NoError(t, os.WriteFile(decisions, nil, 0o600))
 	loads := []func() LoadResult{
-		Load(t, c, lic, "http", "--developers", "5", "--batch", "2", "--rate", "110", "--duration", "15s", "--max-in-flight", "32"),
-		Load(t, c, revoked, "http", "--developers", "1", "--batch", "1", "--rate", "55", "--duration", "15s"),
-		Load(t, c, foreign, "grpc", "--developers", "1", "--batch", "1", "--rate", "55", "--duration", "15s"),
+		Load(t, c, lic, "http", "--developers", "5", "--batch", "2", "--rate", "110", "--duration", "10s", "--max-in-flight", "32"),
+		Load(t, c, revoked, "http", "--developers", "1", "--batch", "1", "--rate", "55", "--duration", "10s"),
+		Load(t, c, foreign, "grpc", "--developers", "1", "--batch", "1", "--rate", "55", "--duration", "10s"),
 	}
 	want := map[string]string{
 		"GovcolPostgresFallbackActive":   "",
