@@ -26,8 +26,8 @@ import (
 // <prefix>/checkpoints/<chain_id, path-escaped>/<last_seq, 20 digits>.json: an S3 bucket (S3Store) or its local_dir
 // form (DirStore).
 type CheckpointStore interface {
-	// List returns every key under prefix.
-	List(ctx context.Context, prefix string) ([]string, error)
+	// List hands every key under prefix to f.
+	List(ctx context.Context, prefix string, f func(key string)) error
 	// Get returns an object's body.
 	Get(ctx context.Context, key string) ([]byte, error)
 }
@@ -36,10 +36,9 @@ type CheckpointStore interface {
 type DirStore struct{ Dir string }
 
 // List walks the directory under prefix; temporary files of writes in progress (".…") are skipped.
-func (d DirStore) List(_ context.Context, prefix string) ([]string, error) {
+func (d DirStore) List(_ context.Context, prefix string, f func(key string)) error {
 	root := filepath.Join(d.Dir, filepath.FromSlash(prefix))
-	var keys []string
-	err := filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
+	return filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && path == root {
 				return fs.SkipAll
@@ -53,10 +52,9 @@ func (d DirStore) List(_ context.Context, prefix string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		keys = append(keys, filepath.ToSlash(rel))
+		f(filepath.ToSlash(rel))
 		return nil
 	})
-	return keys, err
 }
 
 // Get reads one file.
@@ -96,20 +94,19 @@ func NewS3Store(ctx context.Context, cfg S3StoreConfig) (*S3Store, error) {
 	return &S3Store{client: client, bucket: cfg.Bucket}, nil
 }
 
-// List lists the keys under prefix.
-func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
-	var keys []string
+// List lists the keys under prefix (one request per 1,000 keys).
+func (s *S3Store) List(ctx context.Context, prefix string, f func(key string)) error {
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("decision store: listing s3://%s/%s: %w", s.bucket, prefix, err)
+			return fmt.Errorf("decision store: listing s3://%s/%s: %w", s.bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			keys = append(keys, aws.ToString(o.Key))
+			f(aws.ToString(o.Key))
 		}
 	}
-	return keys, nil
+	return nil
 }
 
 // Get reads one object.
@@ -153,23 +150,28 @@ func checkpointPrefix(prefix string) string {
 // have checkpoints in Postgres but no object in the store (a warning: the store is fail-open).
 func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, jobs []chainJob) (map[string]*ChainReport, map[string]string, error) {
 	prefix := checkpointPrefix(src.StorePrefix)
-	names, err := src.Store.List(ctx, prefix)
-	if err != nil {
-		return nil, nil, err
-	}
+	// Per chain only the newest maxObjectsTried objects are kept while listing (memory: chains, not objects).
 	objects := map[string][]storeObject{}
-	for _, k := range names {
+	err := src.Store.List(ctx, prefix, func(k string) {
 		rest := strings.TrimPrefix(k, prefix)
 		dir, file, ok := strings.Cut(rest, "/")
 		if !ok || strings.Contains(file, "/") || !strings.HasSuffix(file, ".json") {
-			continue // not a checkpoint object (the exporter writes nothing else here)
+			return // not a checkpoint object (the exporter writes nothing else here)
 		}
 		chain, err1 := url.PathUnescape(dir)
 		seq, err2 := strconv.ParseInt(strings.TrimSuffix(file, ".json"), 10, 64)
 		if err1 != nil || err2 != nil || chain == "" {
-			continue
+			return
 		}
-		objects[chain] = append(objects[chain], storeObject{key: k, seq: seq})
+		objs := append(objects[chain], storeObject{key: k, seq: seq})
+		if len(objs) > maxObjectsTried {
+			sort.Slice(objs, func(i, j int) bool { return objs[i].seq > objs[j].seq })
+			objs = objs[:maxObjectsTried]
+		}
+		objects[chain] = objs
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	failures := map[string]*ChainReport{}
 	fail := func(chain, tenant string, f Failure) {
@@ -191,10 +193,7 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys licens
 	for _, chain := range chains {
 		objs := objects[chain]
 		sort.Slice(objs, func(i, j int) bool { return objs[i].seq > objs[j].seq })
-		for i, o := range objs {
-			if i == maxObjectsTried {
-				break
-			}
+		for _, o := range objs {
 			body, err := src.Store.Get(ctx, o.key)
 			if err != nil {
 				return nil, nil, err
