@@ -74,11 +74,11 @@ func TestTenantIsolationOnEveryEndpoint(t *testing.T) {
 
 	// report
 	var rep reportResponse
-	r = fx.do(t, "POST", "/api/v1/audit/report", a, `{}`)
+	r = fx.do(t, "POST", "/api/v1/audit/report", a, fixtureReportWindow)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	r.json(t, &rep)
 	assert.EqualValues(t, 11, rep.Total)
-	r = fx.do(t, "POST", "/api/v1/audit/report", admin, `{}`)
+	r = fx.do(t, "POST", "/api/v1/audit/report", admin, fixtureReportWindow)
 	r.json(t, &rep)
 	assert.EqualValues(t, 22, rep.Total)
 	assert.Equal(t, http.StatusForbidden, fx.do(t, "POST", "/api/v1/audit/report", a, `{"tenant_id":"tenant-b"}`).status)
@@ -168,7 +168,7 @@ func TestFiltersAndReport(t *testing.T) {
 	assert.Zero(t, s.Total)
 
 	var rep reportResponse
-	fx.do(t, "POST", "/api/v1/audit/report", a, `{}`).json(t, &rep)
+	fx.do(t, "POST", "/api/v1/audit/report", a, fixtureReportWindow).json(t, &rep)
 	assert.EqualValues(t, 11, rep.Total)
 	var sum int64
 	for _, n := range rep.ByAction {

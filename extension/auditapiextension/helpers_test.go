@@ -187,3 +187,7 @@ func pgxQueryStrings(t *testing.T, dsn, q string, args ...any) ([]string, error)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// fixtureReportWindow is a report body whose window holds the captured fixture's records (2026-11-23): the report's
+// default window is the last 30 days before now, which the fixture leaves as the calendar moves on.
+const fixtureReportWindow = `{"start_time":"2026-11-01T00:00:00Z","end_time":"2026-12-31T00:00:00Z"}`

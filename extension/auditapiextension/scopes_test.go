@@ -106,7 +106,7 @@ func TestReadScopes(t *testing.T) {
 			assert.Equal(t, "alice@example.com", row["user_email"])
 		}
 		var rep reportResponse
-		fx.do(t, "POST", "/api/v1/audit/report", lic, `{}`).json(t, &rep)
+		fx.do(t, "POST", "/api/v1/audit/report", lic, fixtureReportWindow).json(t, &rep)
 		assert.EqualValues(t, 11, rep.Total)
 		r = fx.do(t, "GET", "/api/v1/audit/tenant/tenant-a", lic, "")
 		r.json(t, &s)
@@ -139,7 +139,7 @@ func TestReadScopes(t *testing.T) {
 		fx.do(t, "GET", "/api/v1/audit/tenant/tenant-b", lic, "").json(t, &s)
 		assert.Zero(t, s.Total)
 		var rep reportResponse
-		fx.do(t, "POST", "/api/v1/audit/report", lic, `{}`).json(t, &rep)
+		fx.do(t, "POST", "/api/v1/audit/report", lic, fixtureReportWindow).json(t, &rep)
 		assert.EqualValues(t, 44, rep.Total)
 	})
 
