@@ -26,6 +26,15 @@ mkdir -p "$tmp/verify-base" && git archive "$verify_base" | tar -x -C "$tmp/veri
 GOVCTL_BASELINE="$tmp/govctl-base" GOVCTL_NEW="$tmp/govctl-new" \
   run verifycmds go test -count=1 -run x -bench VerifyCommands -benchtime 1x -v ./cmd/govctl/
 verify_load=$(cut -d' ' -f1-3 /proc/loadavg)
+# Decision store (s3decision): the local_dir put's CPU before and after, and the collector end to end against the
+# collector of GOVCOL_DECISIONS_BASELINE (default c9df5ac: every record shipped, a temporary file per decision).
+decisions_base="${GOVCOL_DECISIONS_BASELINE:-c9df5ac}"
+mkdir -p "$tmp/decisions-base" && git archive "$decisions_base" | tar -x -C "$tmp/decisions-base"
+(cd "$tmp/decisions-base" && go build -o "$tmp/govcol-decisions-base" ./cmd/govcol)
+run localdir   go test -count=1 -run '^$' -bench LocalDirPut -benchtime 1x -timeout 30m ./exporter/s3decisionexporter/
+GOVCOL_BASELINE_BIN="$tmp/govcol-decisions-base" \
+  run decisions go test -count=1 -run '^$' -bench DecisionStore -benchtime 1x -timeout 40m -v ./test/e2e/
+decisions_load=$(cut -d' ' -f1-3 /proc/loadavg)
 export GOVCOL_BENCH_FULL=1 # the full form of the load and fault runs (a 60 s Postgres outage, longer runs)
 GOVCOL_LOAD_EVENTS="${GOVCOL_LOAD_EVENTS:-55000}" run load go test -count=1 -timeout 30m -run TestLoadSmoke -v ./test/e2e/
 run faults     go test -count=1 -timeout 30m -run 'TestFault' -v ./test/e2e/
@@ -66,6 +75,21 @@ bench_lines() { grep -E '^Benchmark|load_test.go|fault_test.go' "$tmp/$1.txt" | 
   echo
   echo "## Postgres path while S3 is down (target ≥ 0.9 of the baseline)"
   echo; echo '```'; bench_lines s3down; echo '```'
+  echo
+  echo "## Decision store: live, reconciler, local_dir (\`exporter/s3decisionexporter\`, \`test/e2e\`)"
+  echo
+  echo "\`BenchmarkLocalDirPut\`: CPU time (getrusage) of one local_dir put into a day directory that already holds"
+  echo "200,000 files, before (${decisions_base}: a temporary file created in the day directory per decision) and now"
+  echo "(written in \`.tmp\`, renamed in), alternating blocks of 2,000 puts. \`BenchmarkDecisionStore\`: the built collector"
+  echo "under \`govctl load\` (5 developers, 4 concurrent requests), its CPU from /proc/<pid>/stat; local_dir runs alternate"
+  echo "none / before (the ${decisions_base} collector) / after (default selection) / after_all (selection \"true\"), two rounds,"
+  echo "into day directories prefilled with 200,000 files; then against versitygw: decisions shipped live per second and"
+  echo "the collector CPU per shipped decision (minus the run without the exporter), and the store down for a whole run:"
+  echo "seconds from its return until the bucket listing equals the selected decisions in Postgres, and the reconciler's"
+  echo "decisions/s over that time. Load average at the end of these runs: ${decisions_load}."
+  echo; echo '```'
+  grep -hE '^Benchmark(LocalDirPut|DecisionStore)|local_dir put|DECISIONS' "$tmp/localdir.txt" "$tmp/decisions.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: //' | fold -s -w 118 || true
+  echo '```'
   echo
   echo "## Integrity: chaining cost (target ≤ 2 µs/record) and verification (target ≥ 100,000 records/s)"
   echo; echo '```'; bench_lines integrity; bench_lines verifypg; echo '```'

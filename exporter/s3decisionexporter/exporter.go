@@ -128,6 +128,15 @@ func (e *decisionExporter) start(ctx context.Context, _ component.Host) error {
 		}
 	}
 	e.tb.S3decisionBreakerOpen.Record(ctx, 0)
+	if e.cfg.Reconcile.PostgresDSN != "" {
+		r, err := newReconciler(e)
+		if err != nil {
+			return err
+		}
+		e.rec = r // before the workers start: they read it
+	} else {
+		e.logger.Warn("s3decision: reconcile.postgres_dsn is not set; decisions the live path drops (buffer full, breaker open, restart) are not shipped later")
+	}
 	for range e.cfg.Workers {
 		e.wg.Add(1)
 		go e.work()
@@ -136,15 +145,8 @@ func (e *decisionExporter) start(ctx context.Context, _ component.Host) error {
 		e.wg.Add(1)
 		go e.batch()
 	}
-	if e.cfg.Reconcile.PostgresDSN != "" {
-		r, err := newReconciler(e)
-		if err != nil {
-			return err
-		}
-		e.rec = r
-		r.start()
-	} else {
-		e.logger.Warn("s3decision: reconcile.postgres_dsn is not set; decisions the live path drops (buffer full, breaker open, restart) are not shipped later")
+	if e.rec != nil {
+		e.rec.start()
 	}
 	return nil
 }

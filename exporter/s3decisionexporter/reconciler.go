@@ -122,7 +122,7 @@ func (r *reconciler) close() {
 	}
 }
 
-// lockID is the advisory lock of one bucket (or directory) and prefix.
+// lockName names the advisory lock of one bucket (or directory) and prefix.
 func lockName(cfg *Config) string {
 	return "govcol.s3decision.reconciler:" + cfg.Bucket + cfg.LocalDir + "/" + cfg.Prefix
 }
@@ -143,6 +143,10 @@ func (r *reconciler) connect(ctx context.Context) (bool, error) {
 		if err := r.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", lockName(r.cfg)).Scan(&r.locked); err != nil {
 			r.close()
 			return false, err
+		}
+		if r.locked {
+			// Another reconciler may have moved the watermark while this one did not hold the lock.
+			r.state = nil
 		}
 	}
 	return r.locked, nil
