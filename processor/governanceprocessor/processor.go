@@ -128,6 +128,7 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	}
 	if instance == "" {
 		instance = uuid.NewString()
+		set.Logger.Warn("governance: service.instance.id not set; this run's chains get a random instance id, so after a crash the next start cannot find and seal their unsigned tail")
 	}
 	g.chainer = integrity.NewChainer(instance, key, keyID, ic.CheckpointRecords, ic.CheckpointInterval, time.Now)
 	g.next = next
