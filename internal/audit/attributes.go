@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -109,62 +108,42 @@ var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response
 // MaxStampedAttributes is the most attributes WriteAttributes adds, for callers that reserve capacity.
 const MaxStampedAttributes = 45
 
-// WriteAttributes stamps r (and extra) on m as audit.* attributes. Chain fields are written when set. Callers that
-// stamp many records reserve capacity first (MaxStampedAttributes).
+// WriteAttributes stamps r (and extra) on m as audit.* attributes, walking Fields: required text always, optional
+// text and the extras when set, the JSON columns as JSON strings, lists as slices, measured numbers when measured,
+// chain_seq when not 0. Callers that stamp many records reserve capacity first (MaxStampedAttributes).
 func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
-	putStr := func(k, v string) {
-		if v != "" {
-			m.PutStr(k, v)
+	for i := range Fields {
+		f := &Fields[i]
+		if f.Attr == "" {
+			continue
+		}
+		switch f.Kind {
+		case KindText, KindUUID:
+			if s := *f.Text(r); s != "" || !f.Optional {
+				m.PutStr(f.Attr, s)
+			}
+		case KindExtra:
+			if s := *f.Extra(&extra); s != "" {
+				m.PutStr(f.Attr, s)
+			}
+		case KindTime:
+			m.PutStr(f.Attr, f.Time(r).UTC().Format(time.RFC3339Nano))
+		case KindJSON:
+			m.PutStr(f.Attr, f.JSON.stamp(r))
+		case KindStringsJSON, KindList:
+			putStrings(m, f.Attr, *f.List(r))
+		case KindInt:
+			putInt(m, f.Attr, *f.Int(r))
+		case KindFloat:
+			if p := *f.Float(r); p != nil {
+				m.PutDouble(f.Attr, *p)
+			}
+		case KindSeq:
+			if n := *f.Seq(r); n != 0 {
+				m.PutInt(f.Attr, n)
+			}
 		}
 	}
-	m.PutStr(AttrID, r.ID)
-	m.PutStr(AttrDecisionID, r.DecisionID)
-	m.PutStr(AttrTimestamp, r.Timestamp.UTC().Format(time.RFC3339Nano))
-	m.PutStr(AttrReceivedAt, r.ReceivedAt.UTC().Format(time.RFC3339Nano))
-	putStr(AttrRequestID, r.RequestID)
-	putStr(AttrCorrelationID, r.CorrelationID)
-	m.PutStr(AttrRequestType, r.RequestType)
-	putStr(AttrEvent, extra.Event)
-	m.PutStr(AttrPlane, string(r.Plane))
-	m.PutStr(AttrOrigin, string(r.Origin))
-	m.PutStr(AttrOrgID, r.OrgID)
-	m.PutStr(AttrTenantID, r.TenantID)
-	m.PutStr(AttrClientID, r.ClientID)
-	putStr(AttrLicenseID, extra.LicenseID)
-	putStr(AttrTier, extra.Tier)
-	m.PutStr(AttrUserEmail, r.UserEmail)
-	putStr(AttrAttemptedEmail, extra.AttemptedUserEmail)
-	m.PutStr(AttrIdentitySource, r.IdentitySource)
-	putStr(AttrUserID, r.UserID)
-	putStr(AttrSessionID, r.SessionID)
-	m.PutStr(AttrPolicyDecision, string(r.PolicyDecision))
-	m.PutStr(AttrPolicyDetails, string(r.PolicyDetailsJSON()))
-	putStr(AttrTopPolicy, r.PolicyDetails.TopPolicy)
-	putStr(AttrPolicyLabel, extra.PolicyLabel)
-	putStrings(m, AttrObligations, r.Obligations)
-	putStrings(m, AttrPIITypes, r.PIITypes)
-	putStrings(m, AttrRedactedFields, r.RedactedFields)
-	putStr(AttrQuery, r.Query)
-	putStr(AttrResponseSample, r.ResponseSample)
-	putStr(AttrQueryHash, r.QueryHash)
-	putStr(AttrProvider, r.Provider)
-	putStr(AttrModel, r.Model)
-	putStr(AttrToolName, r.ToolName)
-	putInt(m, AttrResponseTimeMS, r.ResponseTimeMS)
-	putInt(m, AttrInputTokens, r.InputTokens)
-	putInt(m, AttrOutputTokens, r.OutputTokens)
-	putInt(m, AttrTokensUsed, r.TokensUsed)
-	if r.Cost != nil {
-		m.PutDouble(AttrCost, *r.Cost)
-	}
-	m.PutStr(AttrComplianceFlags, r.ComplianceFlags.jsonString())
-	m.PutStr(AttrSecurityMetrics, r.SecurityMetrics.jsonString())
-	putStr(AttrChainID, r.ChainID)
-	if r.ChainSeq != 0 {
-		m.PutInt(AttrChainSeq, r.ChainSeq)
-	}
-	putStr(AttrPrevHash, r.PrevHash)
-	putStr(AttrRecordHash, r.RecordHash)
 }
 
 func putStrings(m pcommon.Map, k string, v []string) {
@@ -188,7 +167,6 @@ func putInt(m pcommon.Map, k string, v *int64) {
 func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	attrs := lr.Attributes()
 	var r Record
-	var err error
 	str := func(k string) string {
 		if v, ok := attrs.Get(k); ok {
 			return v.AsString()
@@ -199,70 +177,51 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	if r.ID == "" {
 		return Record{}, fmt.Errorf("log record has no %s attribute: it did not pass through the governance processor", AttrID)
 	}
-	r.DecisionID = str(AttrDecisionID)
-	if r.Timestamp, err = time.Parse(time.RFC3339Nano, str(AttrTimestamp)); err != nil {
-		return Record{}, fmt.Errorf("record %s: %w: %w", r.ID, ErrBadTimestamp, err)
+	for i := range Fields {
+		f := &Fields[i]
+		if f.Attr == "" || f.StampOnly || i == fieldID {
+			continue
+		}
+		switch f.Kind {
+		case KindText, KindUUID:
+			*f.Text(&r) = str(f.Attr)
+		case KindTime:
+			t, err := time.Parse(time.RFC3339Nano, str(f.Attr))
+			if err != nil {
+				if i == fieldTimestamp {
+					return Record{}, fmt.Errorf("record %s: %w: %w", r.ID, ErrBadTimestamp, err)
+				}
+				return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, f.Attr, err)
+			}
+			*f.Time(&r) = t
+		case KindJSON:
+			if s := str(f.Attr); s != "" {
+				if err := f.JSON.Decode(&r, s); err != nil {
+					return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, f.Attr, err)
+				}
+			}
+		case KindStringsJSON, KindList:
+			*f.List(&r) = getStrings(attrs, f.Attr)
+		case KindInt:
+			*f.Int(&r) = getInt(attrs, f.Attr)
+		case KindFloat:
+			if v, ok := attrs.Get(f.Attr); ok && v.Type() == pcommon.ValueTypeDouble {
+				c := v.Double()
+				*f.Float(&r) = &c
+			}
+		case KindSeq:
+			if v, ok := attrs.Get(f.Attr); ok {
+				*f.Seq(&r) = v.Int()
+			}
+		}
 	}
-	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, str(AttrReceivedAt)); err != nil {
-		return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrReceivedAt, err)
-	}
-	r.RequestID = str(AttrRequestID)
-	r.CorrelationID = str(AttrCorrelationID)
+	// trace_id and span_id are the log record's own ids.
 	if tid := lr.TraceID(); !tid.IsEmpty() {
 		r.TraceID = tid.String()
 	}
 	if sid := lr.SpanID(); !sid.IsEmpty() {
 		r.SpanID = sid.String()
 	}
-	r.RequestType = str(AttrRequestType)
-	r.Plane = Plane(str(AttrPlane))
-	r.Origin = Origin(str(AttrOrigin))
-	r.OrgID = str(AttrOrgID)
-	r.TenantID = str(AttrTenantID)
-	r.ClientID = str(AttrClientID)
-	r.UserEmail = str(AttrUserEmail)
-	r.IdentitySource = str(AttrIdentitySource)
-	r.UserID = str(AttrUserID)
-	r.SessionID = str(AttrSessionID)
-	r.PolicyDecision = Verdict(str(AttrPolicyDecision))
-	if pd := str(AttrPolicyDetails); pd != "" {
-		if err := json.Unmarshal([]byte(pd), &r.PolicyDetails); err != nil {
-			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrPolicyDetails, err)
-		}
-	}
-	r.Obligations = getStrings(attrs, AttrObligations)
-	r.PIITypes = getStrings(attrs, AttrPIITypes)
-	r.RedactedFields = getStrings(attrs, AttrRedactedFields)
-	r.Query = str(AttrQuery)
-	r.ResponseSample = str(AttrResponseSample)
-	r.QueryHash = str(AttrQueryHash)
-	r.Provider = str(AttrProvider)
-	r.Model = str(AttrModel)
-	r.ToolName = str(AttrToolName)
-	r.ResponseTimeMS = getInt(attrs, AttrResponseTimeMS)
-	r.InputTokens = getInt(attrs, AttrInputTokens)
-	r.OutputTokens = getInt(attrs, AttrOutputTokens)
-	r.TokensUsed = getInt(attrs, AttrTokensUsed)
-	if v, ok := attrs.Get(AttrCost); ok && v.Type() == pcommon.ValueTypeDouble {
-		c := v.Double()
-		r.Cost = &c
-	}
-	if s := str(AttrComplianceFlags); s != "" {
-		if err := json.Unmarshal([]byte(s), &r.ComplianceFlags); err != nil {
-			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrComplianceFlags, err)
-		}
-	}
-	if s := str(AttrSecurityMetrics); s != "" {
-		if err := json.Unmarshal([]byte(s), &r.SecurityMetrics); err != nil {
-			return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, AttrSecurityMetrics, err)
-		}
-	}
-	r.ChainID = str(AttrChainID)
-	if v, ok := attrs.Get(AttrChainSeq); ok {
-		r.ChainSeq = v.Int()
-	}
-	r.PrevHash = str(AttrPrevHash)
-	r.RecordHash = str(AttrRecordHash)
 
 	md := make(map[string]any, max(attrs.Len()-MaxStampedAttributes, 0))
 	for k, v := range attrs.All() {
@@ -271,9 +230,11 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 		}
 		md[k] = jsonSafe(v.AsRaw())
 	}
-	for k, mk := range map[string]string{AttrEvent: "event_name", AttrLicenseID: "license_id", AttrTier: "license_tier", AttrAttemptedEmail: "attempted_user_email"} {
-		if v := str(k); v != "" {
-			md[mk] = v
+	for i := range Fields {
+		if f := &Fields[i]; f.Kind == KindExtra && f.MetadataKey != "" {
+			if v := str(f.Attr); v != "" {
+				md[f.MetadataKey] = v
+			}
 		}
 	}
 	if res.Attributes().Len() > 0 {

@@ -143,10 +143,18 @@ func (c *canon) json(raw []byte, canonical bool) error {
 
 // Canonical returns the canonical encoding v1 of r (everything but RecordHash).
 func (r *Record) Canonical() ([]byte, error) {
-	return r.CanonicalWithJSON(StoredJSON{
-		PolicyDetails: r.PolicyDetailsJSON(), Obligations: r.ObligationsJSON(),
-		ComplianceFlags: r.ComplianceFlagsJSON(), SecurityMetrics: r.SecurityMetricsJSON(), Metadata: r.MetadataJSON(),
-	})
+	return r.CanonicalWithJSON(r.StoredJSON())
+}
+
+// StoredJSON returns the JSON columns of r as the exporters store them.
+func (r *Record) StoredJSON() StoredJSON {
+	var js StoredJSON
+	for i := range Fields {
+		if f := &Fields[i]; f.JSON != nil {
+			*f.Stored(&js) = f.JSON.Encode(r)
+		}
+	}
+	return js
 }
 
 // StoredJSON holds the JSON columns of a record as stored (a verifier hashes what the database holds, not a
@@ -164,53 +172,42 @@ func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
 
 // appendCanonical appends the canonical encoding v1 of r with the JSON columns js to dst. jsCanonical says that js
 // is in canonical JSON form already (LogHasher writes it so), else it is re-encoded here. It is the one definition of
-// the column order and encodings, for the processor, the exporters and the verifier alike.
+// the encodings, for the processor, the exporters and the verifier alike; the column order is that of Fields.
 func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) ([]byte, error) {
 	c := canon{b: dst}
 	c.b = append(c.b, canonicalMagic...)
-	c.text(r.ID)
-	c.text(strings.ToLower(r.DecisionID))
-	c.time(r.Timestamp)
-	c.time(r.ReceivedAt)
-	for _, s := range [...]string{r.RequestID, r.CorrelationID, r.TraceID, r.SpanID, r.RequestType, string(r.Plane),
-		string(r.Origin), r.OrgID, r.TenantID, r.ClientID, r.UserEmail, r.IdentitySource, r.UserID, r.SessionID,
-		string(r.PolicyDecision)} {
-		c.text(s)
+	for i := range Fields {
+		f := &Fields[i]
+		if f.Column == "" || f.Unhashed {
+			continue
+		}
+		switch f.Kind {
+		case KindText:
+			c.text(*f.Text(r))
+		case KindUUID:
+			c.text(strings.ToLower(*f.Text(r)))
+		case KindTime:
+			c.time(*f.Time(r))
+		case KindJSON, KindStringsJSON:
+			if err := c.json(*f.Stored(js), jsCanonical); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Column, err)
+			}
+		case KindList:
+			c.list(*f.List(r))
+		case KindInt:
+			c.int(*f.Int(r))
+		case KindFloat:
+			if p := *f.Float(r); p == nil {
+				c.null()
+			} else {
+				at := c.start()
+				c.b = strconv.AppendFloat(c.b, *p, 'g', -1, 64)
+				c.end(at)
+			}
+		case KindSeq:
+			c.decimal(*f.Seq(r))
+		}
 	}
-	if err := c.json(js.PolicyDetails, jsCanonical); err != nil {
-		return nil, fmt.Errorf("policy_details: %w", err)
-	}
-	if err := c.json(js.Obligations, jsCanonical); err != nil {
-		return nil, fmt.Errorf("obligations: %w", err)
-	}
-	c.list(r.PIITypes)
-	c.list(r.RedactedFields)
-	for _, s := range [...]string{r.Query, r.ResponseSample, r.QueryHash, r.Provider, r.Model, r.ToolName} {
-		c.text(s)
-	}
-	c.int(r.ResponseTimeMS)
-	c.int(r.InputTokens)
-	c.int(r.OutputTokens)
-	c.int(r.TokensUsed)
-	if r.Cost == nil {
-		c.null()
-	} else {
-		at := c.start()
-		c.b = strconv.AppendFloat(c.b, *r.Cost, 'g', -1, 64)
-		c.end(at)
-	}
-	if err := c.json(js.ComplianceFlags, jsCanonical); err != nil {
-		return nil, fmt.Errorf("compliance_flags: %w", err)
-	}
-	if err := c.json(js.SecurityMetrics, jsCanonical); err != nil {
-		return nil, fmt.Errorf("security_metrics: %w", err)
-	}
-	if err := c.json(js.Metadata, jsCanonical); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
-	}
-	c.text(r.ChainID)
-	c.decimal(r.ChainSeq)
-	c.text(r.PrevHash)
 	return c.b, nil
 }
 

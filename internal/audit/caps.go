@@ -2,40 +2,6 @@ package audit
 
 import "fmt"
 
-// ColumnCaps is the most bytes each text column of audit_logs may hold. The governance processor builds records
-// within these caps (identifiers that do not fit their shape are withheld, content is cut); exporters check them
-// before anything reaches Postgres, so an oversize value is a dead letter of its own and never a failed batch
-// (Postgres refuses index entries above about 2.7 kB with SQLSTATE 54000). The JSON columns are capped as encoded.
-var ColumnCaps = map[string]int{
-	"id":              128,
-	"decision_id":     36,
-	"request_id":      MaxIdentifierBytes,
-	"correlation_id":  MaxIdentifierBytes,
-	"trace_id":        32,
-	"span_id":         16,
-	"request_type":    MaxIdentifierBytes,
-	"plane":           32,
-	"origin":          32,
-	"org_id":          MaxIdentifierBytes,
-	"tenant_id":       MaxIdentifierBytes,
-	"client_id":       MaxIdentifierBytes,
-	"user_email":      320, // 254 (RFC 5321) or "client:" + a client id
-	"identity_source": 16,
-	"user_id":         MaxIdentifierBytes,
-	"session_id":      MaxIdentifierBytes,
-	"query":           MaxContentColumnBytes,
-	"response_sample": MaxContentColumnBytes,
-	"query_hash":      128,
-	"provider":        MaxIdentifierBytes,
-	"model":           MaxIdentifierBytes,
-	"tool_name":       MaxIdentifierBytes,
-	"policy_details":  MaxJSONColumnBytes,
-	"metadata":        MaxJSONColumnBytes,
-	"chain_id":        256,
-	"prev_hash":       128,
-	"record_hash":     128,
-}
-
 const (
 	// MaxIdentifierBytes caps every identifier column (ids, names, enumerations).
 	MaxIdentifierBytes = 128
@@ -69,54 +35,47 @@ func (r *Record) WithholdOverCaps(marker func(n, limit int) string) {
 }
 
 // overCaps calls f for every value of r over its cap, with a function that replaces the value, until f returns
-// false. It is the one list of capped fields CheckCaps and WithholdOverCaps share.
+// false: the text columns, then the list elements, then the JSON columns, each in column order (Field.Cap, ElemCap).
 func (r *Record) overCaps(f func(col string, n, limit int, replace func(string)) bool) {
-	for _, c := range [...]struct {
-		col string
-		p   *string
-	}{
-		{"id", &r.ID}, {"decision_id", &r.DecisionID},
-		{"request_id", &r.RequestID}, {"correlation_id", &r.CorrelationID},
-		{"trace_id", &r.TraceID}, {"span_id", &r.SpanID},
-		{"request_type", &r.RequestType}, {"plane", (*string)(&r.Plane)}, {"origin", (*string)(&r.Origin)},
-		{"org_id", &r.OrgID}, {"tenant_id", &r.TenantID}, {"client_id", &r.ClientID},
-		{"user_email", &r.UserEmail}, {"identity_source", &r.IdentitySource},
-		{"user_id", &r.UserID}, {"session_id", &r.SessionID},
-		{"query", &r.Query}, {"response_sample", &r.ResponseSample}, {"query_hash", &r.QueryHash},
-		{"provider", &r.Provider}, {"model", &r.Model}, {"tool_name", &r.ToolName},
-		{"chain_id", &r.ChainID}, {"prev_hash", &r.PrevHash}, {"record_hash", &r.RecordHash},
-	} {
-		if n, limit := len(*c.p), ColumnCaps[c.col]; n > limit && !f(c.col, n, limit, func(v string) { *c.p = v }) {
+	for i := range Fields {
+		c := &Fields[i]
+		if c.Column == "" || c.Cap == 0 || (c.Kind != KindText && c.Kind != KindUUID) {
+			continue
+		}
+		p := c.Text(r)
+		if n := len(*p); n > c.Cap && !f(c.Column, n, c.Cap, func(v string) { *p = v }) {
 			return
 		}
 	}
 	// List elements: pii_types are engine type names, redacted_fields attribute paths (nested keys joined by ".").
 	// A list is copied before its first replacement, so a caller's shared backing array is never written.
-	for _, l := range [...]struct {
-		col   string
-		p     *[]string
-		limit int
-	}{{"pii_types element", &r.PIITypes, MaxIdentifierBytes}, {"redacted_fields element", &r.RedactedFields, MaxFieldPathBytes}} {
-		copied := false
-		for i, s := range *l.p {
-			if len(s) <= l.limit {
+	for i := range Fields {
+		c := &Fields[i]
+		if c.Kind != KindList || c.ElemCap == 0 {
+			continue
+		}
+		l, copied := c.List(r), false
+		for j, s := range *l {
+			if len(s) <= c.ElemCap {
 				continue
 			}
-			if !f(l.col, len(s), l.limit, func(v string) {
+			if !f(c.Column+" element", len(s), c.ElemCap, func(v string) {
 				if !copied {
-					*l.p, copied = append([]string(nil), *l.p...), true
+					*l, copied = append([]string(nil), *l...), true
 				}
-				(*l.p)[i] = v
+				(*l)[j] = v
 			}) {
 				return
 			}
 		}
 	}
-	if n, limit := len(r.PolicyDetailsJSON()), ColumnCaps["policy_details"]; n > limit &&
-		!f("policy_details", n, limit, func(v string) { r.PolicyDetails = PolicyDetails{Reasons: []string{"policy_details " + v}} }) {
-		return
-	}
-	if n, limit := len(r.MetadataJSON()), ColumnCaps["metadata"]; n > limit {
-		f("metadata", n, limit, func(v string) { r.Metadata = map[string]any{"withheld": "metadata " + v} })
+	for i := range Fields {
+		c := &Fields[i]
+		if c.Kind != KindJSON || c.Cap == 0 {
+			continue
+		}
+		if n := len(c.JSON.Encode(r)); n > c.Cap && !f(c.Column, n, c.Cap, func(v string) { c.JSON.Withhold(r, v) }) {
+			return
+		}
 	}
 }

@@ -26,16 +26,20 @@ import (
 //
 // A LogHasher is not safe for concurrent use; the zero value is ready.
 type LogHasher struct {
-	rec           Record
-	ints          [4]int64
-	cost          float64
+	rec Record
+	// Per entry of Fields: the raw stamped string (times, JSON, extras), the stamped value (lists kept as JSON), the
+	// measured numbers the record points to, a stamped list in canonical JSON.
+	raw           [maxFields]string
+	vals          [maxFields]pcommon.Value
+	ints          [maxFields]int64
+	floats        [maxFields]float64
+	lists         [maxFields][]byte
 	js            StoredJSON
 	md            []byte // canonical metadata
-	obligations   []byte // canonical obligations
 	buf           []byte // canonical encoding
 	ents          []mdEntry
 	order         []sortKey
-	pd, cf, sm    jsonMemo
+	memos         [maxJSONMemos]jsonMemo // of the stamped JSON columns, in table order
 	pii, redacted []string
 	traceID       pcommon.TraceID // the last ones seen, and their hex
 	spanID        pcommon.SpanID
@@ -85,50 +89,20 @@ func (m *jsonMemo) put(s string, canonical []byte) {
 	}
 }
 
-// The audit.* attributes the hash reads, as bits of a set (the first occurrence of a key wins, as with Map.Get).
-const (
-	seenID = 1 << iota
-	seenDecisionID
-	seenTimestamp
-	seenReceivedAt
-	seenRequestID
-	seenCorrelationID
-	seenRequestType
-	seenPlane
-	seenOrigin
-	seenOrgID
-	seenTenantID
-	seenClientID
-	seenUserEmail
-	seenIdentitySource
-	seenUserID
-	seenSessionID
-	seenPolicyDecision
-	seenPolicyDetails
-	seenObligations
-	seenPIITypes
-	seenRedactedFields
-	seenQuery
-	seenResponseSample
-	seenQueryHash
-	seenProvider
-	seenModel
-	seenToolName
-	seenResponseTimeMS
-	seenInputTokens
-	seenOutputTokens
-	seenTokensUsed
-	seenCost
-	seenComplianceFlags
-	seenSecurityMetrics
-	seenChainID
-	seenChainSeq
-	seenPrevHash
-	seenEvent
-	seenLicenseID
-	seenTier
-	seenAttemptedEmail
-)
+// maxJSONMemos bounds the JSON columns stamped as JSON (JSONColumn.Canonical) the table may hold.
+const maxJSONMemos = 8
+
+func init() {
+	n := 0
+	for _, f := range Fields {
+		if f.JSON != nil && f.JSON.Canonical != nil {
+			n++
+		}
+	}
+	if n > maxJSONMemos {
+		panic("audit: raise maxJSONMemos")
+	}
+}
 
 // asString is Value.AsString without the allocation for strings.
 func asString(v pcommon.Value) string {
@@ -144,16 +118,9 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 	r := &h.rec
 	*r = Record{PIITypes: h.pii[:0], RedactedFields: h.redacted[:0]}
 	h.ents, h.order = h.ents[:0], h.order[:0]
+	// One pass over the attributes, each audit.* one found in the field table; the first occurrence of a key wins,
+	// as with Map.Get. Times, stamped JSON and extras are kept raw in h.raw until the pass is over.
 	var seen uint64
-	first := func(bit uint64) bool {
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	}
-	var ts, recv, pd, cf, sm, event, licenseID, tier, attempted string
-	var obligations pcommon.Value
 	for k, v := range lr.Attributes().All() {
 		if !strings.HasPrefix(k, AttrPrefix) {
 			if !ContentKeys[k] {
@@ -161,182 +128,51 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 			}
 			continue
 		}
-		switch k {
-		case AttrID:
-			if first(seenID) {
-				r.ID = asString(v)
-			}
-		case AttrDecisionID:
-			if first(seenDecisionID) {
-				r.DecisionID = asString(v)
-			}
-		case AttrTimestamp:
-			if first(seenTimestamp) {
-				ts = asString(v)
-			}
-		case AttrReceivedAt:
-			if first(seenReceivedAt) {
-				recv = asString(v)
-			}
-		case AttrRequestID:
-			if first(seenRequestID) {
-				r.RequestID = asString(v)
-			}
-		case AttrCorrelationID:
-			if first(seenCorrelationID) {
-				r.CorrelationID = asString(v)
-			}
-		case AttrRequestType:
-			if first(seenRequestType) {
-				r.RequestType = asString(v)
-			}
-		case AttrPlane:
-			if first(seenPlane) {
-				r.Plane = Plane(asString(v))
-			}
-		case AttrOrigin:
-			if first(seenOrigin) {
-				r.Origin = Origin(asString(v))
-			}
-		case AttrOrgID:
-			if first(seenOrgID) {
-				r.OrgID = asString(v)
-			}
-		case AttrTenantID:
-			if first(seenTenantID) {
-				r.TenantID = asString(v)
-			}
-		case AttrClientID:
-			if first(seenClientID) {
-				r.ClientID = asString(v)
-			}
-		case AttrUserEmail:
-			if first(seenUserEmail) {
-				r.UserEmail = asString(v)
-			}
-		case AttrIdentitySource:
-			if first(seenIdentitySource) {
-				r.IdentitySource = asString(v)
-			}
-		case AttrUserID:
-			if first(seenUserID) {
-				r.UserID = asString(v)
-			}
-		case AttrSessionID:
-			if first(seenSessionID) {
-				r.SessionID = asString(v)
-			}
-		case AttrPolicyDecision:
-			if first(seenPolicyDecision) {
-				r.PolicyDecision = Verdict(asString(v))
-			}
-		case AttrPolicyDetails:
-			if first(seenPolicyDetails) {
-				pd = asString(v)
-			}
-		case AttrObligations:
-			if first(seenObligations) {
-				obligations = v
-			}
-		case AttrPIITypes:
-			if first(seenPIITypes) {
-				r.PIITypes = appendStringsOf(r.PIITypes, v)
-			}
-		case AttrRedactedFields:
-			if first(seenRedactedFields) {
-				r.RedactedFields = appendStringsOf(r.RedactedFields, v)
-			}
-		case AttrQuery:
-			if first(seenQuery) {
-				r.Query = asString(v)
-			}
-		case AttrResponseSample:
-			if first(seenResponseSample) {
-				r.ResponseSample = asString(v)
-			}
-		case AttrQueryHash:
-			if first(seenQueryHash) {
-				r.QueryHash = asString(v)
-			}
-		case AttrProvider:
-			if first(seenProvider) {
-				r.Provider = asString(v)
-			}
-		case AttrModel:
-			if first(seenModel) {
-				r.Model = asString(v)
-			}
-		case AttrToolName:
-			if first(seenToolName) {
-				r.ToolName = asString(v)
-			}
-		case AttrResponseTimeMS:
-			if first(seenResponseTimeMS) {
-				r.ResponseTimeMS = h.intOf(0, v)
-			}
-		case AttrInputTokens:
-			if first(seenInputTokens) {
-				r.InputTokens = h.intOf(1, v)
-			}
-		case AttrOutputTokens:
-			if first(seenOutputTokens) {
-				r.OutputTokens = h.intOf(2, v)
-			}
-		case AttrTokensUsed:
-			if first(seenTokensUsed) {
-				r.TokensUsed = h.intOf(3, v)
-			}
-		case AttrCost:
-			if first(seenCost) && v.Type() == pcommon.ValueTypeDouble {
-				h.cost = v.Double()
-				r.Cost = &h.cost
-			}
-		case AttrComplianceFlags:
-			if first(seenComplianceFlags) {
-				cf = asString(v)
-			}
-		case AttrSecurityMetrics:
-			if first(seenSecurityMetrics) {
-				sm = asString(v)
-			}
-		case AttrChainID:
-			if first(seenChainID) {
-				r.ChainID = asString(v)
-			}
-		case AttrChainSeq:
-			if first(seenChainSeq) {
-				r.ChainSeq = v.Int()
-			}
-		case AttrPrevHash:
-			if first(seenPrevHash) {
-				r.PrevHash = asString(v)
-			}
-		case AttrEvent:
-			if first(seenEvent) {
-				event = asString(v)
-			}
-		case AttrLicenseID:
-			if first(seenLicenseID) {
-				licenseID = asString(v)
-			}
-		case AttrTier:
-			if first(seenTier) {
-				tier = asString(v)
-			}
-		case AttrAttemptedEmail:
-			if first(seenAttemptedEmail) {
-				attempted = asString(v)
-			}
+		i, known := attrIndex[k]
+		if !known || seen&(1<<i) != 0 {
+			continue
 		}
+		seen |= 1 << i
+		f := &Fields[i]
+		switch f.Kind {
+		case KindText, KindUUID:
+			if !f.StampOnly {
+				*f.Text(r) = asString(v)
+			}
+		case KindTime, KindJSON, KindExtra:
+			h.raw[i] = asString(v)
+		case KindStringsJSON:
+			h.vals[i] = v
+		case KindList:
+			l := f.List(r)
+			*l = appendStringsOf(*l, v)
+		case KindInt:
+			if v.Type() == pcommon.ValueTypeInt {
+				h.ints[i] = v.Int()
+				*f.Int(r) = &h.ints[i]
+			}
+		case KindFloat:
+			if v.Type() == pcommon.ValueTypeDouble {
+				h.floats[i] = v.Double()
+				*f.Float(r) = &h.floats[i]
+			}
+		case KindSeq:
+			*f.Seq(r) = v.Int()
+		}
+	}
+	raw := func(i int) string {
+		if seen&(1<<i) == 0 {
+			return ""
+		}
+		return h.raw[i]
 	}
 	h.pii, h.redacted = r.PIITypes[:0], r.RedactedFields[:0]
 
 	var err error
-	if r.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-		return "", false
-	}
-	if r.ReceivedAt, err = time.Parse(time.RFC3339Nano, recv); err != nil {
-		return "", false
+	for _, i := range [...]int{fieldTimestamp, fieldReceivedAt} {
+		if *Fields[i].Time(r), err = time.Parse(time.RFC3339Nano, raw(i)); err != nil {
+			return "", false
+		}
 	}
 	if r.ID == "" || r.Validate() != nil {
 		return "", false
@@ -354,36 +190,35 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 		r.SpanID = h.spanHex
 	}
 
-	// The JSON columns, canonical. FromLogRecord decodes the three stamped documents into their structs, which the
-	// exporters re-encode (PolicyDetailsJSON, ...); a memo miss does exactly that.
-	if h.js.PolicyDetails, ok = h.pd.canonical(pd, policyDetailsCanonical); !ok {
-		return "", false
-	}
-	if h.js.ComplianceFlags, ok = h.cf.canonical(cf, complianceFlagsCanonical); !ok {
-		return "", false
-	}
-	if h.js.SecurityMetrics, ok = h.sm.canonical(sm, securityMetricsCanonical); !ok {
-		return "", false
-	}
-	b := append(h.obligations[:0], '[')
-	if seen&seenObligations != 0 && obligations.Type() == pcommon.ValueTypeSlice {
-		for i, e := range obligations.Slice().All() {
-			if i > 0 {
-				b = append(b, ',')
+	// The JSON columns, canonical. FromLogRecord decodes the stamped documents into their structs, which the
+	// exporters re-encode (PolicyDetailsJSON, ...); a memo miss does exactly that. A stamped list (obligations) is
+	// written directly. Then metadata: the record's other attributes, then the stamped extras, then the resource, a
+	// later key replacing an earlier one as in FromLogRecord's map.
+	memo := 0
+	for i := range Fields {
+		f := &Fields[i]
+		switch {
+		case f.Kind == KindJSON && f.JSON.Canonical != nil:
+			if *f.Stored(&h.js), ok = h.memos[memo].canonical(raw(i), f.JSON.Canonical); !ok {
+				return "", false
 			}
-			b = appendCanonicalStr(b, asString(e))
-		}
-	}
-	h.obligations = append(b, ']')
-	h.js.Obligations = h.obligations
-
-	// metadata: the record's other attributes, then the stamped extras, then the resource, a later key replacing an
-	// earlier one as in FromLogRecord's map.
-	for _, x := range [...]struct{ key, val string }{
-		{"event_name", event}, {"license_id", licenseID}, {"license_tier", tier}, {"attempted_user_email", attempted},
-	} {
-		if x.val != "" {
-			h.ents = append(h.ents, mdEntry{key: x.key, str: x.val, kind: entString})
+			memo++
+		case f.Kind == KindStringsJSON:
+			b := append(h.lists[i][:0], '[')
+			if seen&(1<<i) != 0 && h.vals[i].Type() == pcommon.ValueTypeSlice {
+				for j, e := range h.vals[i].Slice().All() {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = appendCanonicalStr(b, asString(e))
+				}
+			}
+			h.lists[i] = append(b, ']')
+			*f.Stored(&h.js) = h.lists[i]
+		case f.Kind == KindExtra && f.MetadataKey != "":
+			if s := raw(i); s != "" {
+				h.ents = append(h.ents, mdEntry{key: f.MetadataKey, str: s, kind: entString})
+			}
 		}
 	}
 	if ra := res.Attributes(); ra.Len() > 0 {

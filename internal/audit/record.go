@@ -138,20 +138,6 @@ type Record struct {
 	RecordHash string `json:"record_hash,omitempty"`
 }
 
-// Columns are the audit_logs columns, in the order the exporters write them and verifiers read them.
-var Columns = []string{
-	"id", "decision_id", "timestamp", "received_at",
-	"request_id", "correlation_id", "trace_id", "span_id",
-	"request_type", "plane", "origin",
-	"org_id", "tenant_id", "client_id", "user_email", "identity_source", "user_id", "session_id",
-	"policy_decision", "policy_details", "obligations", "pii_types", "redacted_fields",
-	"query", "response_sample", "query_hash",
-	"provider", "model", "tool_name",
-	"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
-	"compliance_flags", "security_metrics", "metadata",
-	"chain_id", "chain_seq", "prev_hash", "record_hash",
-}
-
 // ColumnList is Columns as a quoted SQL column list, each name prefixed (e.g. "a." or "").
 func ColumnList(prefix string) string {
 	var b strings.Builder
