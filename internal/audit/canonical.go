@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Integrity (docs/ARCHITECTURE.md §8). record_hash = "v1:" + hex(SHA-256(canonical encoding v1 of the record)).
@@ -176,40 +177,60 @@ func (r *Record) CanonicalWithJSON(js StoredJSON) ([]byte, error) {
 func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) ([]byte, error) {
 	c := canon{b: dst}
 	c.b = append(c.b, canonicalMagic...)
-	for i := range Fields {
-		f := &Fields[i]
-		if f.Column == "" || f.Unhashed {
-			continue
-		}
-		switch f.Kind {
+	p := unsafe.Pointer(r)
+	for _, st := range canonicalPlan {
+		switch st.kind {
 		case KindText:
-			c.text(*f.Text(r))
+			c.text(*(*string)(unsafe.Add(p, st.off)))
 		case KindUUID:
-			c.text(strings.ToLower(*f.Text(r)))
+			c.text(strings.ToLower(*(*string)(unsafe.Add(p, st.off))))
 		case KindTime:
-			c.time(*f.Time(r))
+			c.time(*(*time.Time)(unsafe.Add(p, st.off)))
 		case KindJSON, KindStringsJSON:
-			if err := c.json(*f.Stored(js), jsCanonical); err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Column, err)
+			if err := c.json(*(*[]byte)(unsafe.Add(unsafe.Pointer(js), st.off)), jsCanonical); err != nil {
+				return nil, fmt.Errorf("%s: %w", Fields[st.field].Column, err)
 			}
 		case KindList:
-			c.list(*f.List(r))
+			c.list(*(*[]string)(unsafe.Add(p, st.off)))
 		case KindInt:
-			c.int(*f.Int(r))
+			c.int(*(**int64)(unsafe.Add(p, st.off)))
 		case KindFloat:
-			if p := *f.Float(r); p == nil {
+			if f := *(**float64)(unsafe.Add(p, st.off)); f == nil {
 				c.null()
 			} else {
 				at := c.start()
-				c.b = strconv.AppendFloat(c.b, *p, 'g', -1, 64)
+				c.b = strconv.AppendFloat(c.b, *f, 'g', -1, 64)
 				c.end(at)
 			}
 		case KindSeq:
-			c.decimal(*f.Seq(r))
+			c.decimal(*(*int64)(unsafe.Add(p, st.off)))
 		}
 	}
 	return c.b, nil
 }
+
+// canonicalStep is one hashed column of Fields, compact (the encoder walks these, not the wider table): the kind,
+// the offset in Record (in StoredJSON for a JSON column) and the entry's index.
+type canonicalStep struct {
+	off   uintptr
+	kind  FieldKind
+	field uint8
+}
+
+var canonicalPlan = func() []canonicalStep {
+	var out []canonicalStep
+	for i, f := range Fields {
+		if f.Column == "" || f.Unhashed {
+			continue
+		}
+		st := canonicalStep{off: f.off, kind: f.Kind, field: uint8(i)}
+		if f.JSON != nil {
+			st.off = f.JSON.stored
+		}
+		out = append(out, st)
+	}
+	return out
+}()
 
 // ComputeHash returns the record_hash of r: "v1:" + hex SHA-256 of its canonical encoding.
 func (r *Record) ComputeHash() (string, error) {

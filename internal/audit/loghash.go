@@ -92,17 +92,26 @@ func (m *jsonMemo) put(s string, canonical []byte) {
 // maxJSONMemos bounds the JSON columns stamped as JSON (JSONColumn.Canonical) the table may hold.
 const maxJSONMemos = 8
 
-func init() {
-	n := 0
-	for _, f := range Fields {
-		if f.JSON != nil && f.JSON.Canonical != nil {
-			n++
+// hasherJSONAndExtras are the entries LogHasher finishes after its pass over the attributes, in table order: the
+// JSON columns stamped as JSON or as a list, and the extras filed under metadata.
+var hasherJSONAndExtras = func() []uint8 {
+	var out []uint8
+	memos := 0
+	for i, f := range Fields {
+		switch {
+		case f.Kind == KindJSON && f.JSON.Canonical != nil:
+			memos++
+		case f.Kind == KindStringsJSON, f.Kind == KindExtra && f.MetadataKey != "":
+		default:
+			continue
 		}
+		out = append(out, uint8(i))
 	}
-	if n > maxJSONMemos {
+	if memos > maxJSONMemos {
 		panic("audit: raise maxJSONMemos")
 	}
-}
+	return out
+}()
 
 // asString is Value.AsString without the allocation for strings.
 func asString(v pcommon.Value) string {
@@ -195,7 +204,8 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 	// written directly. Then metadata: the record's other attributes, then the stamped extras, then the resource, a
 	// later key replacing an earlier one as in FromLogRecord's map.
 	memo := 0
-	for i := range Fields {
+	for _, x := range hasherJSONAndExtras {
+		i := int(x)
 		f := &Fields[i]
 		switch {
 		case f.Kind == KindJSON && f.JSON.Canonical != nil:
