@@ -34,40 +34,10 @@ func newRow(rec *audit.Record) (row, error) {
 	return row{rec: rec, decisionID: id}, nil
 }
 
-// nullable maps an absent optional text value to NULL (the session_id index is partial on NOT NULL).
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func stringsOrEmpty(ss []string) []string {
-	if ss == nil {
-		return []string{}
-	}
-	return ss
-}
-
+// values are the COPY values of the row, in the order of columns, as the field table gives them (audit.Field.
+// ColumnValue: an absent optional text value is NULL, so the session_id index stays partial on NOT NULL).
 func (r row) values(dst []any) []any {
-	x := r.rec
-	var chainSeq any
-	if x.ChainSeq > 0 {
-		chainSeq = x.ChainSeq
-	}
-	return append(dst[:0],
-		x.ID, r.decisionID, x.Timestamp, x.ReceivedAt,
-		nullable(x.RequestID), nullable(x.CorrelationID), nullable(x.TraceID), nullable(x.SpanID),
-		x.RequestType, string(x.Plane), string(x.Origin),
-		x.OrgID, x.TenantID, x.ClientID, x.UserEmail, x.IdentitySource, nullable(x.UserID), nullable(x.SessionID),
-		string(x.PolicyDecision), x.PolicyDetailsJSON(), x.ObligationsJSON(),
-		stringsOrEmpty(x.PIITypes), stringsOrEmpty(x.RedactedFields),
-		nullable(x.Query), nullable(x.ResponseSample), nullable(x.QueryHash),
-		nullable(x.Provider), nullable(x.Model), nullable(x.ToolName),
-		x.ResponseTimeMS, x.InputTokens, x.OutputTokens, x.TokensUsed, x.Cost,
-		x.ComplianceFlagsJSON(), x.SecurityMetricsJSON(), x.MetadataJSON(),
-		nullable(x.ChainID), chainSeq, nullable(x.PrevHash), nullable(x.RecordHash),
-	)
+	return r.rec.AppendColumnValues(dst[:0], r.decisionID)
 }
 
 // copySource streams rows to COPY without building them all up front.
