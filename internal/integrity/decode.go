@@ -15,44 +15,37 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 )
 
-// Column kinds of audit.Columns, in order, for the binary decoder.
-const (
-	colText = iota
-	colUUID
-	colTime
-	colJSONB
-	colTextArray
-	colInt8
-	colFloat8
-)
+// columnFields are the entries of audit.Fields that are columns, in the order of audit.Columns.
+var columnFields = func() []*audit.Field {
+	var out []*audit.Field
+	for i := range audit.Fields {
+		if audit.Fields[i].Column != "" {
+			out = append(out, &audit.Fields[i])
+		}
+	}
+	return out
+}()
 
-var columnKinds = []int{
-	colText, colUUID, colTime, colTime, // id, decision_id, timestamp, received_at
-	colText, colText, colText, colText, // request_id, correlation_id, trace_id, span_id
-	colText, colText, colText, // request_type, plane, origin
-	colText, colText, colText, colText, colText, colText, colText, // org_id .. session_id
-	colText, colJSONB, colJSONB, colTextArray, colTextArray, // policy_decision .. redacted_fields
-	colText, colText, colText, // query, response_sample, query_hash
-	colText, colText, colText, // provider, model, tool_name
-	colInt8, colInt8, colInt8, colInt8, colFloat8, // response_time_ms .. cost
-	colJSONB, colJSONB, colJSONB, // compliance_flags, security_metrics, metadata
-	colText, colInt8, colText, colText, // chain_id, chain_seq, prev_hash, record_hash
-}
+// maxColumns bounds audit.Columns for scanEntry's scratch arrays (the field table has at most 64 entries).
+const maxColumns = 64
 
-var kindOIDs = map[int][]uint32{
-	colText:      {pgtype.TextOID, pgtype.VarcharOID},
-	colUUID:      {pgtype.UUIDOID},
-	colTime:      {pgtype.TimestamptzOID},
-	colJSONB:     {pgtype.JSONBOID},
-	colTextArray: {pgtype.TextArrayOID, pgtype.VarcharArrayOID},
-	colInt8:      {pgtype.Int8OID},
-	colFloat8:    {pgtype.Float8OID},
+// kindOIDs are the Postgres types the binary decoder reads for each kind of field.
+var kindOIDs = map[audit.FieldKind][]uint32{
+	audit.KindText:        {pgtype.TextOID, pgtype.VarcharOID},
+	audit.KindUUID:        {pgtype.UUIDOID},
+	audit.KindTime:        {pgtype.TimestamptzOID},
+	audit.KindJSON:        {pgtype.JSONBOID},
+	audit.KindStringsJSON: {pgtype.JSONBOID},
+	audit.KindList:        {pgtype.TextArrayOID, pgtype.VarcharArrayOID},
+	audit.KindInt:         {pgtype.Int8OID},
+	audit.KindSeq:         {pgtype.Int8OID},
+	audit.KindFloat:       {pgtype.Float8OID},
 }
 
 // binaryColumns reports whether the result has audit.Columns' types, all in binary format: then decodeEntry reads
 // the raw values directly (several times faster than Scan for 41 columns); otherwise scanEntry is used.
 func binaryColumns(fds []pgconn.FieldDescription) bool {
-	if len(fds) != len(columnKinds) || len(audit.Columns) != len(columnKinds) {
+	if len(fds) != len(columnFields) {
 		return false
 	}
 	for i, fd := range fds {
@@ -60,7 +53,7 @@ func binaryColumns(fds []pgconn.FieldDescription) bool {
 			return false
 		}
 		found := false
-		for _, oid := range kindOIDs[columnKinds[i]] {
+		for _, oid := range kindOIDs[columnFields[i].Kind] {
 			found = found || fd.DataTypeOID == oid
 		}
 		if !found {
@@ -123,84 +116,62 @@ func decodeEntry(vals [][]byte, e *Entry) error {
 		return &n, nil
 	}
 	var err error
-	r.ID = text(0)
-	if u := vals[1]; len(u) == 16 {
-		var b [36]byte
-		hex.Encode(b[0:8], u[0:4])
-		b[8] = '-'
-		hex.Encode(b[9:13], u[4:6])
-		b[13] = '-'
-		hex.Encode(b[14:18], u[6:8])
-		b[18] = '-'
-		hex.Encode(b[19:23], u[8:10])
-		b[23] = '-'
-		hex.Encode(b[24:], u[10:16])
-		r.DecisionID = string(b[:])
-	} else {
-		return errNotBinary
-	}
-	if r.Timestamp, err = tm(2); err != nil {
-		return err
-	}
-	if r.ReceivedAt, err = tm(3); err != nil {
-		return err
-	}
-	r.RequestID, r.CorrelationID, r.TraceID, r.SpanID = text(4), text(5), text(6), text(7)
-	r.RequestType, r.Plane, r.Origin = text(8), audit.Plane(text(9)), audit.Origin(text(10))
-	r.OrgID, r.TenantID, r.ClientID, r.UserEmail, r.IdentitySource, r.UserID, r.SessionID =
-		text(11), text(12), text(13), text(14), text(15), text(16), text(17)
-	r.PolicyDecision = audit.Verdict(text(18))
-	if e.JSON.PolicyDetails, err = jsonb(19); err != nil {
-		return err
-	}
-	if e.JSON.Obligations, err = jsonb(20); err != nil {
-		return err
-	}
-	if r.PIITypes, err = textArray(vals[21]); err != nil {
-		return err
-	}
-	if r.RedactedFields, err = textArray(vals[22]); err != nil {
-		return err
-	}
-	r.Query, r.ResponseSample, r.QueryHash = text(23), text(24), text(25)
-	r.Provider, r.Model, r.ToolName = text(26), text(27), text(28)
-	if r.ResponseTimeMS, err = int8p(29); err != nil {
-		return err
-	}
-	if r.InputTokens, err = int8p(30); err != nil {
-		return err
-	}
-	if r.OutputTokens, err = int8p(31); err != nil {
-		return err
-	}
-	if r.TokensUsed, err = int8p(32); err != nil {
-		return err
-	}
-	if v := vals[33]; v != nil {
-		if len(v) != 8 {
+	for i, f := range columnFields {
+		switch f.Kind {
+		case audit.KindText:
+			*f.Text(r) = text(i)
+		case audit.KindUUID:
+			u := vals[i]
+			if len(u) != 16 {
+				return errNotBinary
+			}
+			var b [36]byte
+			hex.Encode(b[0:8], u[0:4])
+			b[8] = '-'
+			hex.Encode(b[9:13], u[4:6])
+			b[13] = '-'
+			hex.Encode(b[14:18], u[6:8])
+			b[18] = '-'
+			hex.Encode(b[19:23], u[8:10])
+			b[23] = '-'
+			hex.Encode(b[24:], u[10:16])
+			*f.Text(r) = string(b[:])
+		case audit.KindTime:
+			if *f.Time(r), err = tm(i); err != nil {
+				return err
+			}
+		case audit.KindJSON, audit.KindStringsJSON:
+			if *f.Stored(&e.JSON), err = jsonb(i); err != nil {
+				return err
+			}
+		case audit.KindList:
+			if *f.List(r), err = textArray(vals[i]); err != nil {
+				return err
+			}
+		case audit.KindInt:
+			if *f.Int(r), err = int8p(i); err != nil {
+				return err
+			}
+		case audit.KindFloat:
+			if v := vals[i]; v != nil {
+				if len(v) != 8 {
+					return errNotBinary
+				}
+				x := math.Float64frombits(binary.BigEndian.Uint64(v))
+				*f.Float(r) = &x
+			}
+		case audit.KindSeq:
+			seq, err := int8p(i)
+			if err != nil {
+				return err
+			}
+			if seq != nil {
+				*f.Seq(r) = *seq
+			}
+		default:
 			return errNotBinary
 		}
-		f := math.Float64frombits(binary.BigEndian.Uint64(v))
-		r.Cost = &f
 	}
-	if e.JSON.ComplianceFlags, err = jsonb(34); err != nil {
-		return err
-	}
-	if e.JSON.SecurityMetrics, err = jsonb(35); err != nil {
-		return err
-	}
-	if e.JSON.Metadata, err = jsonb(36); err != nil {
-		return err
-	}
-	r.ChainID = text(37)
-	seq, err := int8p(38)
-	if err != nil {
-		return err
-	}
-	if seq != nil {
-		r.ChainSeq = *seq
-	}
-	r.PrevHash, r.RecordHash = text(39), text(40)
 	return nil
 }
 
@@ -237,38 +208,49 @@ func textArray(v []byte) ([]string, error) {
 	return out, nil
 }
 
-// scanEntry reads a row with pgx's Scan (any column types Postgres can convert).
+// scanEntry reads a row with pgx's Scan (any column types Postgres can convert). Optional text and chain_seq may
+// be NULL (then "" and 0).
 func scanEntry(rows pgx.Rows, e *Entry) error {
 	r := &e.Record
 	var (
-		reqID, corr, trace, span, userID, session, query, resp, qhash, provider, model, tool *string
-		chainID, prev, hash                                                                  *string
-		seq                                                                                  *int64
-		plane, origin, verdict                                                               string
+		opt  [maxColumns]*string
+		seqs [maxColumns]*int64
 	)
-	dest := []any{&r.ID, &r.DecisionID, &r.Timestamp, &r.ReceivedAt, &reqID, &corr, &trace, &span,
-		&r.RequestType, &plane, &origin, &r.OrgID, &r.TenantID, &r.ClientID, &r.UserEmail, &r.IdentitySource,
-		&userID, &session, &verdict, &e.JSON.PolicyDetails, &e.JSON.Obligations, &r.PIITypes, &r.RedactedFields,
-		&query, &resp, &qhash, &provider, &model, &tool,
-		&r.ResponseTimeMS, &r.InputTokens, &r.OutputTokens, &r.TokensUsed, &r.Cost,
-		&e.JSON.ComplianceFlags, &e.JSON.SecurityMetrics, &e.JSON.Metadata, &chainID, &seq, &prev, &hash}
+	dest := make([]any, len(columnFields))
+	for i, f := range columnFields {
+		switch f.Kind {
+		case audit.KindText, audit.KindUUID:
+			if f.Optional {
+				dest[i] = &opt[i]
+			} else {
+				dest[i] = f.Text(r)
+			}
+		case audit.KindTime:
+			dest[i] = f.Time(r)
+		case audit.KindJSON, audit.KindStringsJSON:
+			dest[i] = f.Stored(&e.JSON)
+		case audit.KindList:
+			dest[i] = f.List(r)
+		case audit.KindInt:
+			dest[i] = f.Int(r)
+		case audit.KindFloat:
+			dest[i] = f.Float(r)
+		case audit.KindSeq:
+			dest[i] = &seqs[i]
+		default:
+			return fmt.Errorf("column %s: kind %d has no scan target", f.Column, f.Kind)
+		}
+	}
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
-	r.Plane, r.Origin, r.PolicyDecision = audit.Plane(plane), audit.Origin(origin), audit.Verdict(verdict)
-	for _, p := range []struct {
-		dst *string
-		src *string
-	}{{&r.RequestID, reqID}, {&r.CorrelationID, corr}, {&r.TraceID, trace}, {&r.SpanID, span}, {&r.UserID, userID},
-		{&r.SessionID, session}, {&r.Query, query}, {&r.ResponseSample, resp}, {&r.QueryHash, qhash},
-		{&r.Provider, provider}, {&r.Model, model}, {&r.ToolName, tool}, {&r.ChainID, chainID}, {&r.PrevHash, prev},
-		{&r.RecordHash, hash}} {
-		if p.src != nil {
-			*p.dst = *p.src
+	for i, f := range columnFields {
+		switch {
+		case opt[i] != nil:
+			*f.Text(r) = *opt[i]
+		case seqs[i] != nil:
+			*f.Seq(r) = *seqs[i]
 		}
-	}
-	if seq != nil {
-		r.ChainSeq = *seq
 	}
 	return nil
 }
