@@ -84,10 +84,11 @@ func TestFieldTable(t *testing.T) {
 	}
 }
 
-// The column order and the caps are those of the released schema and encoding v1 (frozen here as written before
-// they were derived from the table).
+// The columns of encoding v1 and their caps are those of the released schema (frozen here as written before they
+// were derived from the table): the hashed columns exactly, in order; every column of v1 and its cap still there. A
+// column added later is an entry marked Unhashed (or a new hash version).
 func TestFieldTableColumnsFrozen(t *testing.T) {
-	assert.Equal(t, []string{
+	v1 := []string{
 		"id", "decision_id", "timestamp", "received_at",
 		"request_id", "correlation_id", "trace_id", "span_id",
 		"request_type", "plane", "origin",
@@ -97,9 +98,19 @@ func TestFieldTableColumnsFrozen(t *testing.T) {
 		"provider", "model", "tool_name",
 		"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
 		"compliance_flags", "security_metrics", "metadata",
-		"chain_id", "chain_seq", "prev_hash", "record_hash",
-	}, Columns)
-	assert.Equal(t, map[string]int{
+		"chain_id", "chain_seq", "prev_hash",
+	}
+	var hashed []string
+	for _, f := range Fields {
+		if f.Column != "" && !f.Unhashed {
+			hashed = append(hashed, f.Column)
+		}
+	}
+	assert.Equal(t, v1, hashed, "the columns of canonical encoding v1")
+	for _, c := range append(v1, "record_hash") {
+		assert.Contains(t, Columns, c)
+	}
+	caps := map[string]int{
 		"id": 128, "decision_id": 36, "request_id": MaxIdentifierBytes, "correlation_id": MaxIdentifierBytes,
 		"trace_id": 32, "span_id": 16, "request_type": MaxIdentifierBytes, "plane": 32, "origin": 32,
 		"org_id": MaxIdentifierBytes, "tenant_id": MaxIdentifierBytes, "client_id": MaxIdentifierBytes,
@@ -108,8 +119,27 @@ func TestFieldTableColumnsFrozen(t *testing.T) {
 		"provider": MaxIdentifierBytes, "model": MaxIdentifierBytes, "tool_name": MaxIdentifierBytes,
 		"policy_details": MaxJSONColumnBytes, "metadata": MaxJSONColumnBytes,
 		"chain_id": 256, "prev_hash": 128, "record_hash": 128,
-	}, ColumnCaps)
-	assert.Len(t, Fields, 47)
+	}
+	for c, limit := range caps {
+		assert.Equal(t, limit, ColumnCaps[c], c)
+	}
+	for _, c := range v1 {
+		if _, capped := caps[c]; !capped {
+			assert.NotContains(t, ColumnCaps, c, "a column of v1 without a cap")
+		}
+	}
+	assert.Equal(t, 41, len(Columns)-countAdded(), "the v1 columns and record_hash")
+}
+
+// countAdded counts the columns added after encoding v1 (marked Unhashed, other than record_hash).
+func countAdded() int {
+	n := 0
+	for _, f := range Fields {
+		if f.Column != "" && f.Unhashed && f.Column != "record_hash" {
+			n++
+		}
+	}
+	return n
 }
 
 // WriteAttributes stamps the attributes in the order it always has (table order), extras included.
@@ -120,21 +150,42 @@ func TestWriteAttributesOrder(t *testing.T) {
 		TokensUsed: ptr(int64(4)), Cost: ptr(0.5), ChainID: "ch", ChainSeq: 1, PrevHash: "ph", RecordHash: "rh"}
 	m := pcommonNewMap()
 	r.WriteAttributes(m, Extra{Event: "e", LicenseID: "l", Tier: "t", AttemptedUserEmail: "a", PolicyLabel: "pl"})
-	var keys []string
-	for k := range m.All() {
-		keys = append(keys, k)
-	}
-	assert.Equal(t, []string{AttrID, AttrDecisionID, AttrTimestamp, AttrReceivedAt, AttrRequestID, AttrCorrelationID,
+	v1 := map[string]bool{}
+	want := []string{AttrID, AttrDecisionID, AttrTimestamp, AttrReceivedAt, AttrRequestID, AttrCorrelationID,
 		AttrRequestType, AttrEvent, AttrPlane, AttrOrigin, AttrOrgID, AttrTenantID, AttrClientID, AttrLicenseID, AttrTier,
 		AttrUserEmail, AttrAttemptedEmail, AttrIdentitySource, AttrUserID, AttrSessionID, AttrPolicyDecision,
 		AttrPolicyDetails, AttrTopPolicy, AttrPolicyLabel, AttrObligations, AttrPIITypes, AttrRedactedFields, AttrQuery,
 		AttrResponseSample, AttrQueryHash, AttrProvider, AttrModel, AttrToolName, AttrResponseTimeMS, AttrInputTokens,
 		AttrOutputTokens, AttrTokensUsed, AttrCost, AttrComplianceFlags, AttrSecurityMetrics, AttrChainID, AttrChainSeq,
-		AttrPrevHash, AttrRecordHash}, keys)
-	assert.LessOrEqual(t, len(keys), MaxStampedAttributes)
+		AttrPrevHash, AttrRecordHash}
+	for _, k := range want {
+		v1[k] = true
+	}
+	var keys []string // the attributes of v1, in the order stamped (a later attribute may be stamped among them)
+	for k := range m.All() {
+		if v1[k] {
+			keys = append(keys, k)
+		}
+	}
+	assert.Equal(t, want, keys)
+	assert.LessOrEqual(t, m.Len(), MaxStampedAttributes)
 }
 
 func pcommonNewMap() pcommon.Map { return pcommon.NewMap() }
+
+// frozenColumns are the columns of the COPY row before the table, in order.
+var frozenColumns = []string{
+	"id", "decision_id", "timestamp", "received_at",
+	"request_id", "correlation_id", "trace_id", "span_id",
+	"request_type", "plane", "origin",
+	"org_id", "tenant_id", "client_id", "user_email", "identity_source", "user_id", "session_id",
+	"policy_decision", "policy_details", "obligations", "pii_types", "redacted_fields",
+	"query", "response_sample", "query_hash",
+	"provider", "model", "tool_name",
+	"response_time_ms", "input_tokens", "output_tokens", "tokens_used", "cost",
+	"compliance_flags", "security_metrics", "metadata",
+	"chain_id", "chain_seq", "prev_hash", "record_hash",
+}
 
 // AppendColumnValues gives what the Postgres exporter's COPY row was written out as before the table (frozen here):
 // optional text NULL when empty, lists never NULL, chain_seq NULL unless positive, measured numbers as pointers.
@@ -181,7 +232,13 @@ func TestAppendColumnValuesFrozen(t *testing.T) {
 		ChainID: "ch", ChainSeq: 7, PrevHash: "ph", RecordHash: "rh"}
 	for _, r := range []Record{full, {ID: "a", DecisionID: "d", Timestamp: ts}, {ChainSeq: -1}} {
 		got := r.AppendColumnValues(nil, "uuid")
-		assert.Equal(t, frozen(&r, "uuid"), got)
-		assert.Len(t, got, len(Columns))
+		require.Len(t, got, len(Columns))
+		byColumn := map[string]any{}
+		for i, c := range Columns {
+			byColumn[c] = got[i]
+		}
+		for i, v := range frozen(&r, "uuid") {
+			assert.Equal(t, v, byColumn[frozenColumns[i]], frozenColumns[i])
+		}
 	}
 }
