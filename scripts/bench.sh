@@ -12,19 +12,19 @@ run() { # name, command...
   "$@" 2>&1 | tee "$tmp/$name.txt" >&2
 }
 export GOVCOL_CLAUDE_BIN="${GOVCOL_CLAUDE_BIN:-$PWD/node_modules/.bin/claude}"
-run processor  go test -run x -bench 'LogsFixtureMix|LogsAllocsPerRecord' -benchtime 3s -count 1 ./processor/governanceprocessor/
-run upstream   go test -run x -bench VsUpstream -benchtime 3s -count 3 -cpu 1 ./processor/governanceprocessor/
-run integrity  go test -run x -bench . -benchtime 2s ./internal/integrity/
-run verifypg   go test -run x -bench VerifyPostgres -benchtime 1x ./cmd/govctl/
-run postgres   go test -run x -bench ExporterVsRawCopy -benchtime 1x ./exporter/postgresauditexporter/
-run s3down     go test -run x -bench PostgresWhileS3Down -benchtime 1x ./exporter/s3decisionexporter/
+run processor  go test -run '^$' -bench 'LogsFixtureMix|LogsAllocsPerRecord' -benchtime 3s -count 1 ./processor/governanceprocessor/
+run upstream   go test -run '^$' -bench VsUpstream -benchtime 3s -count 3 -cpu 1 ./processor/governanceprocessor/
+run integrity  go test -run '^$' -bench . -benchtime 2s ./internal/integrity/
+run verifypg   go test -run '^$' -bench VerifyPostgres -benchtime 1x ./cmd/govctl/
+run postgres   go test -run '^$' -bench ExporterVsRawCopy -benchtime 1x ./exporter/postgresauditexporter/
+run s3down     go test -run '^$' -bench PostgresWhileS3Down -benchtime 1x ./exporter/s3decisionexporter/
 # Verification from Postgres: this tree's `govctl verify` against the verifier of GOVCOL_VERIFY_BASELINE (default
 # c9df5ac, before chains were streamed through cursors), alternately, over one 220,000-record trail.
 verify_base="${GOVCOL_VERIFY_BASELINE:-c9df5ac}"
 mkdir -p "$tmp/verify-base" && git archive "$verify_base" | tar -x -C "$tmp/verify-base"
 (cd "$tmp/verify-base" && go build -o "$tmp/govctl-base" ./cmd/govctl) && go build -o "$tmp/govctl-new" ./cmd/govctl
 GOVCTL_BASELINE="$tmp/govctl-base" GOVCTL_NEW="$tmp/govctl-new" \
-  run verifycmds go test -count=1 -run x -bench VerifyCommands -benchtime 1x -v ./cmd/govctl/
+  run verifycmds go test -count=1 -run '^$' -bench VerifyCommands -benchtime 1x -v ./cmd/govctl/
 verify_load=$(cut -d' ' -f1-3 /proc/loadavg)
 # Decision store (s3decision): the local_dir put's CPU before and after, and the collector end to end against the
 # collector of GOVCOL_DECISIONS_BASELINE (default c9df5ac: every record shipped, a temporary file per decision).
