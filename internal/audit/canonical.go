@@ -181,7 +181,9 @@ func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) (
 	for _, st := range canonicalPlan {
 		switch st.kind {
 		case KindText:
-			c.text(*(*string)(unsafe.Add(p, st.off)))
+			for i := range uintptr(st.n) {
+				c.text(*(*string)(unsafe.Add(p, st.off+i*unsafe.Sizeof(""))))
+			}
 		case KindUUID:
 			c.text(strings.ToLower(*(*string)(unsafe.Add(p, st.off))))
 		case KindTime:
@@ -210,11 +212,13 @@ func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) (
 }
 
 // canonicalStep is one hashed column of Fields, compact (the encoder walks these, not the wider table): the kind,
-// the offset in Record (in StoredJSON for a JSON column) and the entry's index.
+// the offset in Record (in StoredJSON for a JSON column) and the entry's index. Consecutive text columns that are
+// consecutive strings of Record are one step of n strings.
 type canonicalStep struct {
 	off   uintptr
 	kind  FieldKind
 	field uint8
+	n     uint8
 }
 
 var canonicalPlan = func() []canonicalStep {
@@ -223,7 +227,12 @@ var canonicalPlan = func() []canonicalStep {
 		if f.Column == "" || f.Unhashed {
 			continue
 		}
-		st := canonicalStep{off: f.off, kind: f.Kind, field: uint8(i)}
+		if last := len(out) - 1; f.Kind == KindText && last >= 0 && out[last].kind == KindText &&
+			f.off == out[last].off+uintptr(out[last].n)*unsafe.Sizeof("") {
+			out[last].n++
+			continue
+		}
+		st := canonicalStep{off: f.off, kind: f.Kind, field: uint8(i), n: 1}
 		if f.JSON != nil {
 			st.off = f.JSON.stored
 		}
