@@ -75,6 +75,66 @@ type Decision struct {
 	PrevHash   string `json:"prev_hash,omitempty"`
 }
 
+// decisionKeys documents where each entry of the audit record's field table (audit.Fields, named by its column, or
+// by its attribute when it is not a column of its own) appears in a Decision: the JSON keys (dotted for nested
+// members) it fills. Decision is written by hand, not generated from the table, because its names are published
+// (schema version 2, the SIEM recipe's names); TestDecisionCoversFieldTable fails when a table entry is neither here
+// nor in decisionExcluded, so a new column is a decision to make, not one to forget.
+var decisionKeys = map[string][]string{
+	"id":                {"id"},
+	"decision_id":       {"decision_id"},
+	"timestamp":         {"timestamp", "timestamp_raw"},
+	"received_at":       {"received_at"},
+	"request_id":        {"request_id"},
+	"correlation_id":    {"correlation_id"},
+	"trace_id":          {"trace_id"},
+	"span_id":           {"span_id"},
+	"request_type":      {"request_type"},
+	audit.AttrEvent:     {"event"}, // from metadata.event_name, where the record keeps it
+	"plane":             {"plane"},
+	"origin":            {"origin"},
+	"org_id":            {"org_id"},
+	"tenant_id":         {"tenant_id"},
+	"client_id":         {"client_id"},
+	"user_email":        {"user_email"},
+	"identity_source":   {"identity_source"},
+	"session_id":        {"session_id", "policy_details.context.x_session_id"},
+	"policy_decision":   {"decision", "verdict"},
+	"policy_details":    {"policy_details.matched", "policy_details.top_policy", "policy_ids", "top_policy", "policy_id", "reasons"},
+	audit.AttrTopPolicy: {"top_policy", "policy_id", "policy_details.top_policy"},
+	"obligations":       {"obligations"},
+	"pii_types":         {"pii_types"},
+	"query":             {"query"},
+	"response_sample":   {"response_sample"},
+	"query_hash":        {"query_hash"},
+	"provider":          {"provider"},
+	"model":             {"model"},
+	"tool_name":         {"tool_name", "tool_signature"},
+	"response_time_ms":  {"latency_ms"},
+	"input_tokens":      {"input_tokens"},
+	"output_tokens":     {"output_tokens"},
+	"tokens_used":       {"tokens_used"},
+	"cost":              {"cost"},
+	"chain_id":          {"chain_id"},
+	"chain_seq":         {"chain_seq"},
+	"prev_hash":         {"prev_hash"},
+	"record_hash":       {"record_hash"},
+}
+
+// decisionExcluded are the field table's entries a Decision leaves out on purpose, with the reason. They stay in
+// audit_logs (and, for the attribute-only entries, in its metadata column).
+var decisionExcluded = map[string]string{
+	audit.AttrLicenseID:      "the license that authenticated the sender: a credential's identity, not part of the decision; org_id, tenant_id and client_id carry whose decision it is",
+	audit.AttrTier:           "the license tier: a commercial attribute of the sender, not of the decision",
+	audit.AttrAttemptedEmail: "a refused identity claim (PII the sender asserted but could not prove); user_email and identity_source carry the identity used",
+	audit.AttrPolicyLabel:    "the deciding policy's display label; policy_id carries its id, the join key",
+	"user_id":                "schema v2 identifies the developer by user_email (with identity_source); user_id stays in audit_logs",
+	"redacted_fields":        "paths inside the request, an internal detail of masking; pii_types says what was masked",
+	"compliance_flags":       "not in schema v2; audit_logs keeps it",
+	"security_metrics":       "not in schema v2; audit_logs keeps it",
+	"metadata":               "free-form and unbounded (up to audit.MaxJSONColumnBytes); the one member published, the event name, is event",
+}
+
 // DecisionPolicyDetail is the recipe's policy_details: the request context (x_session_id) and the matches.
 type DecisionPolicyDetail struct {
 	Context   DecisionContext `json:"context"`

@@ -1,6 +1,8 @@
 package s3decisionexporter
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +15,13 @@ import (
 	"github.com/govcol/govcol/processor/governanceprocessor/governancetest"
 )
 
-// runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup).
-func runWithPostgres(m *testing.M) int { return pgtest.Run(m) }
+// runWithPostgres is the package's TestMain body (see metadata.yaml, tests.goleak.setup): the package's ephemeral
+// Postgres, then goleak's check once the cluster is gone. The generated lifecycle test writes its objects under
+// testdata/lifecycle; it is removed afterwards.
+func runWithPostgres(m *testing.M) int {
+	defer os.RemoveAll(filepath.Join("testdata", "lifecycle"))
+	return pgtest.RunVerifyingLeaks(m)
+}
 
 // governed is the captured Claude Code logs governed for tenant (11 canonical records).
 func governed(t testing.TB, tenant string) plog.Logs { return governancetest.Governed(t, tenant) }
