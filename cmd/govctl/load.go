@@ -36,9 +36,10 @@ import (
 const (
 	// attemptTimeout bounds one send: no response by then is a transport failure.
 	attemptTimeout = 30 * time.Second
-	// drainGrace is how long requests in flight at --duration still get to be answered: no request or retry starts
-	// after --duration, but cutting off the ones under way would charge the collector with failures the generator made.
-	drainGrace = 5 * time.Second
+	// defaultDrain is how long requests in flight at --duration still get to be answered (--drain): no request or
+	// retry starts after --duration, but cutting off the ones under way would charge the collector with failures the
+	// generator made. maxDrain bounds it, like --duration, so a run always ends.
+	defaultDrain, maxDrain = 5 * time.Second, 5 * time.Minute
 	// retryMin and retryMax bound the --retry backoff (exponential, jittered).
 	retryMin, retryMax = 100 * time.Millisecond, 2 * time.Second
 	// maxRate bounds --rate (events per second).
@@ -50,6 +51,7 @@ type loadOptions struct {
 	developers, concurrency, batch, maxInFlight         int
 	rate                                                float64
 	duration                                            time.Duration
+	drain                                               time.Duration
 	maxEvents                                           int64
 	retry, asJSON                                       bool
 }
@@ -110,7 +112,7 @@ func newLoadCommand() *cobra.Command {
 			"acknowledged or --duration passes, as a real OTLP exporter does. --acked-file lists the session id of " +
 			"every acknowledged copy, one a line, written once the acknowledgement arrived.\n\n" +
 			"Bounded: no request or retry starts after --duration or beyond --max-events; requests in flight at " +
-			"--duration get up to 5s more to be answered. Reports events sent, acknowledged and failed by class, " +
+			"--duration get up to --drain more to be answered. Reports events sent, acknowledged and failed by class, " +
 			"retries, late starts, throughput and the p50/p90/p99 latency from a request's send to its acknowledgement " +
 			"(the acknowledged attempt's).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -155,6 +157,7 @@ func newLoadCommand() *cobra.Command {
 	f.BoolVar(&o.retry, "retry", false, "re-send requests refused retryably or lost in transport, with backoff, until acknowledged or --duration")
 	f.StringVar(&o.ackedFile, "acked-file", "", "write the session id of every acknowledged copy to this file, one a line")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "stop after this long")
+	f.DurationVar(&o.drain, "drain", defaultDrain, "after --duration, how long requests in flight still get to be answered")
 	f.Int64Var(&o.maxEvents, "max-events", 100_000, "stop after this many events")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	return cmd
@@ -191,6 +194,8 @@ func runLoad(ctx context.Context, o loadOptions) (*loadResult, error) {
 		return nil, errors.New("--developers and --concurrency must be positive, --batch between 1 and 1000")
 	case o.duration <= 0 || o.duration > time.Hour || o.maxEvents < 1:
 		return nil, errors.New("--duration must be in (0, 1h] and --max-events positive: load runs are bounded")
+	case o.drain < 0 || o.drain > maxDrain:
+		return nil, fmt.Errorf("--drain must be in [0, %s]", maxDrain)
 	case !(o.rate >= 0 && o.rate <= maxRate): // also refuses NaN
 		return nil, fmt.Errorf("--rate must be between 0 (closed loop) and %d events/s", maxRate)
 	case o.maxInFlight < 1 || o.maxInFlight > 10_000:
@@ -272,7 +277,7 @@ type loadGen struct {
 	runID    string
 	epoch    time.Time
 	deadline time.Time       // no request or retry starts after it
-	parent   context.Context // the caller's: attempts end with it, or drainGrace after the deadline
+	parent   context.Context // the caller's: attempts end with it, or --drain after the deadline
 	run      context.Context // done at the deadline
 
 	seq, requests, sent, acked, retries, lateStarts, inFlight, maxInFlight atomic.Int64
@@ -382,7 +387,7 @@ func (g *loadGen) do(r *loadRequest) {
 	}
 	for attempt := 0; ; attempt++ {
 		end := time.Now().Add(attemptTimeout)
-		if drain := g.deadline.Add(drainGrace); drain.Before(end) {
+		if drain := g.deadline.Add(g.o.drain); drain.Before(end) {
 			end = drain
 		}
 		ctx, cancel := context.WithDeadline(g.parent, end)
