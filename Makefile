@@ -10,7 +10,7 @@ CLAUDE_BIN   := node_modules/.bin/claude
 # Packages whose metadata.yaml is turned into code by mdatagen.
 MDATA_DIRS   := $(dir $(wildcard extension/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml receiver/*/metadata.yaml))
 
-.PHONY: all build tools generate check-generated run test test-go test-alerts lint e2e-deps bench clean
+.PHONY: all build tools generate check-generated upgrade run test test-go test-alerts lint e2e-deps bench clean
 
 all: build
 
@@ -36,6 +36,12 @@ check-generated: generate
 		echo "generated sources differ from builder-config.yaml / metadata.yaml; run 'make generate' and commit:"; \
 		git status --porcelain -- cmd/govcol $(MDATA_DIRS); git diff --stat -- cmd/govcol $(MDATA_DIRS); exit 1; \
 	fi
+
+# upgrade moves every collector module (go.mod, builder-config.yaml, the builder and mdatagen) to one release and
+# regenerates: make upgrade VERSION=v0.161.0 [CONTRIB=v0.161.1]. See "Upgrading the collector" in the README.
+upgrade:
+	@test -n "$(VERSION)" || { echo "usage: make upgrade VERSION=v0.X.Y [CONTRIB=v0.X.Z]"; exit 2; }
+	./scripts/upgrade-collector.sh $(VERSION) $(CONTRIB)
 
 build:
 	@mkdir -p $(BIN)

@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/confmap/xconfmap"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -97,7 +97,7 @@ func collectorPipeline(t testing.TB, dsn, keyFile, fallback string, batches [][]
 	var s3exp exporter.Logs
 	if store != nil {
 		sf := s3decisionexporter.NewFactory()
-		require.NoError(t, xconfmap.Validate(store))
+		require.NoError(t, confmap.Validate(store))
 		s3exp, err = sf.CreateLogs(ctx, exportertest.NewNopSettings(sf.Type()), store)
 		require.NoError(t, err)
 		require.NoError(t, s3exp.Start(ctx, componenttest.NewNopHost()))

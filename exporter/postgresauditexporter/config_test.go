@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
-	"go.opentelemetry.io/collector/confmap/xconfmap"
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter/internal/metadata"
 )
@@ -22,7 +22,7 @@ func loadConfig(t *testing.T, name string) (*Config, error) {
 	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
 	require.NoError(t, err)
 	require.NoError(t, sub.Unmarshal(cfg))
-	return cfg, xconfmap.Validate(cfg)
+	return cfg, confmap.Validate(cfg)
 }
 
 func TestLoadConfig(t *testing.T) {

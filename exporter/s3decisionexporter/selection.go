@@ -42,7 +42,7 @@ func newSelector(expr string, set component.TelemetrySettings) (*selector, error
 // selects evaluates the condition; a condition that fails to evaluate selects the record (shipping one decision
 // too many is cheaper than losing one).
 func (s *selector) selects(ctx context.Context, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) bool {
-	tCtx := ottllog.NewTransformContextPtr(rl, sl, lr)
+	tCtx := ottllog.NewTransformContext(rl, sl, lr)
 	ok, err := s.cond.Eval(ctx, tCtx)
 	tCtx.Close()
 	return ok || err != nil

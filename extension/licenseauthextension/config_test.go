@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
-	"go.opentelemetry.io/collector/confmap/xconfmap"
 
 	"github.com/govcol/govcol/extension/licenseauthextension/internal/metadata"
 )
@@ -42,10 +42,10 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, sub.Unmarshal(cfg))
 			if tt.wantErr != "" {
-				require.ErrorContains(t, xconfmap.Validate(cfg), tt.wantErr)
+				require.ErrorContains(t, confmap.Validate(cfg), tt.wantErr)
 				return
 			}
-			require.NoError(t, xconfmap.Validate(cfg))
+			require.NoError(t, confmap.Validate(cfg))
 			require.Equal(t, tt.want, cfg)
 		})
 	}

@@ -41,7 +41,6 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/xconfmap"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -162,7 +161,7 @@ func newUpstreamPipeline(tb testing.TB, next consumer.Logs, blockedValues []stri
 func unmarshalInto(tb testing.TB, cfg component.Config, raw map[string]any) {
 	tb.Helper()
 	require.NoError(tb, confmap.NewFromStringMap(raw).Unmarshal(cfg))
-	require.NoError(tb, xconfmap.Validate(cfg))
+	require.NoError(tb, confmap.Validate(cfg))
 }
 
 // startAll starts the components (downstream first, as the collector does) and shuts them down at cleanup.

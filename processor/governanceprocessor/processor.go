@@ -616,7 +616,7 @@ func (g *governor) decide(ctx context.Context, r *audit.Record, event string, rl
 	ev := &sc.eval
 	ev.reset()
 	g.builtinRules(event, lr.Attributes(), ms, ev)
-	tCtx := ottllog.NewTransformContextPtr(rl, sl, lr)
+	tCtx := ottllog.NewTransformContext(rl, sl, lr)
 	g.policies.evalLogPolicies(ctx, tCtx, ev)
 	tCtx.Close()
 	for _, f := range ev.failures {

@@ -61,7 +61,7 @@ func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.
 				ev := &sc.eval
 				ev.reset()
 				maskingRules(ms, ev)
-				tCtx := ottlspan.NewTransformContextPtr(rs, ss, span)
+				tCtx := ottlspan.NewTransformContext(rs, ss, span)
 				g.policies.evalSpanPolicies(ctx, tCtx, ev)
 				tCtx.Close()
 				for _, f := range ev.failures {
