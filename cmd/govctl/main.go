@@ -39,6 +39,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand(), newVerifyCommand(), newLoadCommand(), newDBCommand(), newDecisionsCommand())
+	root.AddCommand(newKeygenCommand(), newLicenseCommand(), newDevCommand(), newVerifyCommand(), newLoadCommand(), newDBCommand(),
+		newDecisionsCommand(), newOtelHeadersCommand())
 	return root
 }
