@@ -20,8 +20,9 @@ type Config struct {
 	// ServerConfig is the HTTP server (endpoint default 127.0.0.1:8080, TLS, timeouts). Leave its `auth` unset: when
 	// set, confighttp applies it to every request, the Log Explorer page included. The API authenticates each API
 	// request with `authenticator`, so that the page itself loads without credentials and sends the license from
-	// the browser.
-	confighttp.ServerConfig `mapstructure:",squash"`
+	// the browser. A named field, not an embedded one: confighttp.ServerConfig has its own Unmarshal, which an
+	// embedded field would promote to Config, so that only the server's keys would be decoded.
+	ServerConfig confighttp.ServerConfig `mapstructure:",squash"`
 	// Authenticator is the license authenticator extension (licenseauth).
 	Authenticator component.ID `mapstructure:"authenticator"`
 	// DSN of the Postgres holding audit_logs; empty means $GOVCOL_PG_DSN.

@@ -77,11 +77,11 @@ func (a *auditAPI) Start(ctx context.Context, host component.Host) error {
 	mux.Handle("GET /audit/", http.StripPrefix("/audit/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /audit", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/audit/", http.StatusFound) })
 	a.routes(mux)
-	ln, err := a.cfg.ToListener(ctx)
+	ln, err := a.cfg.ServerConfig.ToListener(ctx)
 	if err != nil {
-		return fmt.Errorf("auditapi: listen on %s: %w", a.cfg.NetAddr.Endpoint, err)
+		return fmt.Errorf("auditapi: listen on %s: %w", a.cfg.ServerConfig.NetAddr.Endpoint, err)
 	}
-	a.server, err = a.cfg.ToServer(ctx, host.GetExtensions(), a.set, securityHeaders(mux))
+	a.server, err = a.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), a.set, securityHeaders(mux))
 	if err != nil {
 		ln.Close()
 		return err

@@ -94,7 +94,7 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	port, err := pgcluster.FreePort()
 	require.NoError(t, err)
 	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.ServerConfig.NetAddr.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.DSN = configopaque.String(dsn)
 	if mutate != nil {
 		mutate(cfg)
