@@ -54,7 +54,7 @@ func TestDistributionComponents(t *testing.T) {
 	}
 	want := map[string][]string{
 		"receivers":  {"otlp", "kafka"},
-		"processors": {"batch", "memory_limiter", "governance", "filter", "transform", "attributes", "resource"},
+		"processors": {"batch", "memory_limiter", "governance", "filter", "transform", "attributes", "resource", "delta_to_cumulative"},
 		"exporters":  {"otlp_http", "otlp_grpc", "kafka", "load_balancing", "prometheus", "postgresaudit", "s3decision", "debug"},
 		"connectors": {"count", "span_metrics"},
 		"extensions": {"headers_setter", "licenseauth", "auditapi", "health_check", "file_storage", "pprof", "zpages"},

@@ -14,7 +14,7 @@ import (
 // The decision counters of config/local.yaml (count/governance) are running totals in Prometheus: after `govctl
 // load` sends a known number of records over concurrent requests, govcol_decisions_total summed over its series
 // equals the records stored, and per developer govcol_developer_events_total equals the stored rows. The count connector emits one delta point per batch stamped with the records' own times; without
-// the deltatocumulative stage the Prometheus exporter showed each series' last batch only (upstream
+// the delta_to_cumulative stage the Prometheus exporter showed each series' last batch only (upstream
 // opentelemetry-collector-contrib issue 30203).
 func TestDecisionCountersAreRunningTotals(t *testing.T) {
 	c := StartLocalCollector(t)
