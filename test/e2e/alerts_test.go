@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -108,8 +106,6 @@ func e2eRules(t *testing.T, dir string) string {
 // collector's own telemetry as job "govcol-internal" (the names of dashboards/prometheus.yml) every second.
 func startAlertingPrometheus(t *testing.T, dir, rules, exporterURL, internalURL string) string {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	require.NoError(t, err, "prometheus not found: apt-get install prometheus (Prometheus 2.42)")
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n", rules)
 	for _, job := range []struct{ name, target string }{{"govcol", exporterURL}, {"govcol-internal", internalURL}} {
@@ -117,31 +113,7 @@ func startAlertingPrometheus(t *testing.T, dir, rules, exporterURL, internalURL 
 		require.NoError(t, err)
 		fmt.Fprintf(&cfg, "  - job_name: %s\n    metrics_path: %s\n    static_configs:\n      - targets: [%q]\n", job.name, u.Path, u.Host)
 	}
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o600))
-	port := FreePort(t)
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=warn")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 100*time.Millisecond, "prometheus ready")
-	return base
+	return runPrometheus(t, dir, cfg.String())
 }
 
 // startAlertsCollector runs config/local.yaml (as StartLocalCollector does) against the Postgres of dsn, with an

@@ -49,21 +49,25 @@ func loadDashboard(t *testing.T) []dashboardPanel {
 // startPrometheus runs the real Prometheus (Debian package) scraping the collector every second.
 func startPrometheus(t *testing.T, targets ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found: apt-get install prometheus (Prometheus 2.42)")
-	}
-	dir := t.TempDir()
 	var jobs strings.Builder
 	for i, target := range targets {
 		u, err := url.Parse(target)
 		require.NoError(t, err)
 		fmt.Fprintf(&jobs, "  - job_name: job%d\n    scrape_interval: 1s\n    metrics_path: %s\n    static_configs:\n      - targets: [%q]\n", i, u.Path, u.Host)
 	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\nscrape_configs:\n"+jobs.String()), 0o600))
+	return runPrometheus(t, t.TempDir(), "global:\n  scrape_interval: 1s\nscrape_configs:\n"+jobs.String())
+}
+
+// runPrometheus starts the real Prometheus with the configuration cfg (written to dir, which also holds its
+// storage) on a free loopback port, stops it when the test ends, and returns its base URL once it is ready.
+func runPrometheus(t *testing.T, dir, cfg string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	require.NoError(t, err, "prometheus not found: apt-get install prometheus (Prometheus 2.42)")
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	port := FreePort(t)
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=warn")
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
