@@ -251,23 +251,22 @@ func (a *auditAPI) searchWith(ctx context.Context, c caller, f filter, w http.Re
 		return err
 	}
 	q := fmt.Sprintf(`SELECT to_jsonb(a) FROM %s a WHERE %s ORDER BY "timestamp" DESC, id LIMIT %d OFFSET %d`, a.cfg.Table, cond, limit, offset)
-	rows, err := a.pool.Query(ctx, q, args...)
+	entries, err := a.queryJSON(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e json.RawMessage
-		if err := rows.Scan(&e); err != nil {
-			return err
-		}
-		resp.Entries = append(resp.Entries, e)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	resp.Entries = append(resp.Entries, entries...)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// queryJSON runs q, whose one column is a record as JSON (to_jsonb), and returns the records in order.
+func (a *auditAPI) queryJSON(ctx context.Context, q string, args ...any) ([]json.RawMessage, error) {
+	rows, err := a.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
 }
 
 func (a *auditAPI) tenant(ctx context.Context, c caller, w http.ResponseWriter, r *http.Request) error {

@@ -107,21 +107,11 @@ func (a *auditAPI) session(ctx context.Context, c caller, w http.ResponseWriter,
 	}
 	slices.Sort(resp.Users)
 	q := fmt.Sprintf(`SELECT to_jsonb(a) FROM %s a WHERE %s ORDER BY %s LIMIT %d OFFSET %d`, a.cfg.Table, cond, sessionOrder, limit, offset)
-	rows, err = a.pool.Query(ctx, q, args...)
+	entries, err := a.queryJSON(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e json.RawMessage
-		if err := rows.Scan(&e); err != nil {
-			return err
-		}
-		resp.Entries = append(resp.Entries, e)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	resp.Entries = append(resp.Entries, entries...)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
