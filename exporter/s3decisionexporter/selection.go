@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
@@ -81,7 +80,7 @@ func recordLogs(r *audit.Record) plog.Logs {
 	}
 	str := func(k string) string { s, _ := r.Metadata[k].(string); return s }
 	r.WriteAttributes(attrs, audit.Extra{Event: str("event_name"), LicenseID: str("license_id"), Tier: str("license_tier"),
-		AttemptedUserEmail: str("attempted_user_email"), PolicyLabel: policyLabel(r.PolicyDetails.TopPolicy)})
+		AttemptedUserEmail: str("attempted_user_email"), PolicyLabel: audit.PolicyLabel(r.PolicyDetails.TopPolicy)})
 	if b, err := hex.DecodeString(r.TraceID); err == nil && len(b) == 16 {
 		lr.SetTraceID(pcommon.TraceID(b))
 	}
@@ -89,15 +88,4 @@ func recordLogs(r *audit.Record) plog.Logs {
 		lr.SetSpanID(pcommon.SpanID(b))
 	}
 	return ld
-}
-
-// policyLabel is the governance processor's bounded label of the top policy (audit.policy_label).
-func policyLabel(top string) string {
-	switch {
-	case top == "":
-		return "none"
-	case strings.HasPrefix(top, "sys_"):
-		return top
-	}
-	return "tenant_custom"
 }

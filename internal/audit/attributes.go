@@ -101,6 +101,19 @@ type Extra struct {
 	PolicyLabel string
 }
 
+// PolicyLabel is the bounded label of the top policy (Extra.PolicyLabel): system policy ids as they are, tenant
+// policies collapsed to tenant_custom, none when nothing matched. The processor stamps it; the decision store's
+// reconciler derives it again from a stored row, so both use this one rule.
+func PolicyLabel(top string) string {
+	switch {
+	case top == "":
+		return "none"
+	case strings.HasPrefix(top, "sys_"):
+		return top
+	}
+	return "tenant_custom"
+}
+
 // ContentKeys are the record attributes whose (masked) value is the query or response_sample column; they are not
 // repeated in metadata.
 var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response": true}

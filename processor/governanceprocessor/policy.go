@@ -209,18 +209,6 @@ func (e *evaluation) topSeverity() string {
 	return e.results[e.top].Severity
 }
 
-// policyLabel is the bounded metric label of the top policy: system ids as they are, tenant policies collapsed to
-// tenant_custom, none when nothing matched.
-func policyLabel(top string) string {
-	switch {
-	case top == "":
-		return "none"
-	case strings.HasPrefix(top, "sys_"):
-		return top
-	}
-	return "tenant_custom"
-}
-
 // evalLogPolicies evaluates the OTTL log policies on a record.
 func (ps *policySet) evalLogPolicies(ctx context.Context, tCtx *ottllog.TransformContext, e *evaluation) {
 	for _, p := range ps.logs {

@@ -552,7 +552,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 		LicenseID:          id.licenseID,
 		Tier:               id.tier,
 		AttemptedUserEmail: id.attemptedEmail,
-		PolicyLabel:        policyLabel(r.PolicyDetails.TopPolicy),
+		PolicyLabel:        audit.PolicyLabel(r.PolicyDetails.TopPolicy),
 	})
 
 	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
