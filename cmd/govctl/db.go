@@ -12,7 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/govcol/govcol/exporter/postgresauditexporter"
+	"github.com/govcol/govcol/internal/store"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // newDBCommand is `govctl db`: the audit database's roles.
@@ -47,8 +48,8 @@ func newDBInitCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&f.dsn, "dsn", "", "superuser (or CREATEROLE) DSN of the audit database (required)")
-	cmd.Flags().StringVar(&f.table, "table", "audit_logs", "the exporter's table")
-	cmd.Flags().StringVar(&f.checkpoints, "checkpoints-table", "audit_checkpoints", "the exporter's checkpoints_table")
+	cmd.Flags().StringVar(&f.table, "table", storeconfig.DefaultTable, "the exporter's table")
+	cmd.Flags().StringVar(&f.checkpoints, "checkpoints-table", storeconfig.DefaultCheckpointsTable, "the exporter's checkpoints_table")
 	cmd.Flags().StringVar(&f.prefix, "role-prefix", "govcol", "roles are <prefix>_owner, _writer, _reader, _maintenance")
 	cmd.Flags().StringArrayVar(&f.retention, "retention", nil,
 		"retention policy, repeatable: <request_type prefix>=<days> (\"=365\" or \"*=365\" for every request type); "+
@@ -61,8 +62,8 @@ func newDBInitCommand() *cobra.Command {
 }
 
 // dbParseRetention reads "<prefix>=<days>" flags.
-func dbParseRetention(specs []string) ([]postgresauditexporter.RetentionCategory, error) {
-	var out []postgresauditexporter.RetentionCategory
+func dbParseRetention(specs []string) ([]store.RetentionCategory, error) {
+	var out []store.RetentionCategory
 	seen := map[string]bool{}
 	for _, s := range specs {
 		prefix, days, ok := strings.Cut(s, "=")
@@ -77,7 +78,7 @@ func dbParseRetention(specs []string) ([]postgresauditexporter.RetentionCategory
 			return nil, fmt.Errorf("--retention: category %q given twice", prefix)
 		}
 		seen[prefix] = true
-		out = append(out, postgresauditexporter.RetentionCategory{RequestTypePrefix: prefix, Days: n})
+		out = append(out, store.RetentionCategory{RequestTypePrefix: prefix, Days: n})
 	}
 	return out, nil
 }
@@ -95,7 +96,7 @@ func dbInit(ctx context.Context, stdout io.Writer, f dbInitFlags) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	res, err := postgresauditexporter.InitDatabase(ctx, f.dsn, postgresauditexporter.DBInitOptions{
+	res, err := store.InitDatabase(ctx, f.dsn, store.DBInitOptions{
 		Table: f.table, CheckpointsTable: f.checkpoints, RolePrefix: f.prefix, Retention: ret,
 		RotatePasswords: f.rotate, Adopt: f.adopt,
 	})
@@ -127,7 +128,7 @@ func dbInit(ctx context.Context, stdout io.Writer, f dbInitFlags) error {
 	return err
 }
 
-func dbEnvLines(res *postgresauditexporter.DBInitResult) string {
+func dbEnvLines(res *store.DBInitResult) string {
 	return "export GOVCOL_PG_DSN=" + shellQuote(res.WriterDSN) + " # the collector (writer: SELECT, INSERT)\n" +
 		"export GOVCOL_PG_READER_DSN=" + shellQuote(res.ReaderDSN) + " # the audit API and govctl verify (SELECT)\n" +
 		"export GOVCOL_PG_OWNER_DSN=" + shellQuote(res.OwnerDSN) + " # migrations and policy only; never on a collector\n"

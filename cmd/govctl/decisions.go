@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/collector/config/configopaque"
 
 	"github.com/govcol/govcol/exporter/s3decisionexporter"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 type decisionsOptions struct {
@@ -103,12 +103,7 @@ func runDecisionsBackfill(ctx context.Context, out io.Writer, o decisionsOptions
 	if !since.Before(until) {
 		return errors.New("--since must be before --until")
 	}
-	dsn := o.dsn
-	for _, env := range []string{"GOVCOL_PG_READER_DSN", "GOVCOL_PG_DSN"} {
-		if dsn == "" {
-			dsn = os.Getenv(env)
-		}
-	}
+	dsn := storeconfig.DSN(o.dsn, storeconfig.EnvReaderDSN, storeconfig.EnvDSN)
 	if dsn == "" {
 		return errors.New("--dsn, GOVCOL_PG_READER_DSN or GOVCOL_PG_DSN is required")
 	}

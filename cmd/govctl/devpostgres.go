@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/govcol/govcol/exporter/postgresauditexporter"
 	"github.com/govcol/govcol/internal/pgcluster"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // newDevPostgresCommand starts (creating on first use) the quick start's throwaway Postgres cluster, sets up the
@@ -55,7 +55,7 @@ func devPostgres(ctx context.Context, stdout io.Writer, dir string, port int, st
 	}
 	// The collector connects as the writer, as in production; a schema an earlier quick start created as the
 	// superuser is handed to the owner role.
-	res, err := postgresauditexporter.InitDatabase(ctx, c.DSN("postgres"), postgresauditexporter.DBInitOptions{NoPasswords: true, Adopt: true})
+	res, err := store.InitDatabase(ctx, c.DSN("postgres"), store.DBInitOptions{NoPasswords: true, Adopt: true})
 	if err != nil {
 		return fmt.Errorf("setting up the audit roles: %w", err)
 	}

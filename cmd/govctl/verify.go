@@ -15,6 +15,8 @@ import (
 
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/internal/store"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 type verifyOptions struct {
@@ -53,8 +55,8 @@ func newVerifyCommand() *cobra.Command {
 	f.StringVar(&o.since, "since", "", "verify from the first record received at or after this time (RFC 3339, or a duration such as 24h)")
 	f.StringArrayVar(&o.keys, "key", nil, "checkpoint public key, PEM (repeatable)")
 	f.StringVar(&o.jwks, "jwks", "", "checkpoint public keys as a JWKS file")
-	f.StringVar(&o.table, "table", "audit_logs", "audit table")
-	f.StringVar(&o.checkpoints, "checkpoints-table", "audit_checkpoints", "checkpoints table")
+	f.StringVar(&o.table, "table", storeconfig.DefaultTable, "audit table")
+	f.StringVar(&o.checkpoints, "checkpoints-table", storeconfig.DefaultCheckpointsTable, "checkpoints table")
 	f.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
 	f.IntVar(&o.workers, "parallel", 0, "chains verified at once, one connection each (default 2 per CPU, at most 8)")
 	f.StringVar(&o.storeBucket, "store-bucket", "", "cross-check against the checkpoint objects in this S3 bucket (the s3decision exporter's bucket)")
@@ -70,10 +72,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	dsn := o.dsn
-	if dsn == "" {
-		dsn = os.Getenv("GOVCOL_PG_DSN")
-	}
+	dsn := storeconfig.DSN(o.dsn)
 	if dsn == "" {
 		return errors.New("--dsn or GOVCOL_PG_DSN is required")
 	}
@@ -84,7 +83,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	if err != nil {
 		return err
 	}
-	src := integrity.Source{Table: o.table, CheckpointsTable: o.checkpoints, Tenant: o.tenant}
+	src := store.Source{Table: o.table, CheckpointsTable: o.checkpoints, Tenant: o.tenant}
 	if o.since != "" {
 		if d, err := time.ParseDuration(o.since); err == nil {
 			src.Since = now.Add(-d)
@@ -96,7 +95,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	case o.storeBucket != "" && o.storeLocalDir != "":
 		return errors.New("--store-bucket and --store-local-dir are exclusive")
 	case o.storeBucket != "":
-		if src.Store, err = integrity.NewS3Store(ctx, integrity.S3StoreConfig{Bucket: o.storeBucket, Region: o.storeRegion,
+		if src.Store, err = store.NewS3Store(ctx, store.S3StoreConfig{Bucket: o.storeBucket, Region: o.storeRegion,
 			Endpoint: o.storeEndpoint, PathStyle: o.storePathStyle}); err != nil {
 			return err
 		}
@@ -116,7 +115,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	// One connection per chain read at once, and one for the small tables.
 	src.Workers = o.workers
 	if src.Workers <= 0 {
-		src.Workers = integrity.DefaultWorkers()
+		src.Workers = store.DefaultWorkers()
 	}
 	pcfg.MaxConns = int32(src.Workers + 1)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -130,7 +129,7 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	// Verification streams (bounded memory) and allocates per record: trade a little memory for less GC.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now()
-	rep, err := integrity.VerifyPostgres(ctx, pool, src, keys)
+	rep, err := store.VerifyPostgres(ctx, pool, src, keys)
 	if err != nil {
 		return err
 	}

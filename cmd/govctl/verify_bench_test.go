@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // verifyTrail stores 220,000 chained records in 4 chains (4 collector runs of 5,000 fixture batches each, sent 50
@@ -50,7 +50,7 @@ func BenchmarkVerifyPostgres(b *testing.B) {
 	defer pool.Close()
 	for b.Loop() {
 		start := time.Now()
-		rep, err := integrity.VerifyPostgres(context.Background(), pool, integrity.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"}, keys)
+		rep, err := store.VerifyPostgres(context.Background(), pool, store.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"}, keys)
 		require.NoError(b, err)
 		require.True(b, rep.OK())
 		require.Equal(b, 220_000, rep.Records())

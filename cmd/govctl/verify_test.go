@@ -34,6 +34,7 @@ import (
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/internal/store"
 	"github.com/govcol/govcol/processor/governanceprocessor"
 )
 
@@ -339,7 +340,7 @@ func forgeChain(t *testing.T, dsn, chain string) {
 	c, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
 	defer c.Close(context.Background())
-	entries, _, err := integrity.Load(context.Background(), c, integrity.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"})
+	entries, _, err := store.Load(context.Background(), c, store.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"})
 	require.NoError(t, err)
 	forged := entries[chain][0]
 	forged.Record.ID, forged.Record.ChainID, forged.Record.ChainSeq, forged.Record.PrevHash = "aud_foreign", "elsewhere/tenant-a/1", 1, ""
@@ -357,7 +358,7 @@ func forgeRow(t *testing.T, dsn, chain string) {
 	c, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
 	defer c.Close(context.Background())
-	entries, _, err := integrity.Load(context.Background(), c, integrity.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"})
+	entries, _, err := store.Load(context.Background(), c, store.Source{Table: "audit_logs", CheckpointsTable: "audit_checkpoints"})
 	require.NoError(t, err)
 	var orig integrity.Entry
 	for _, e := range entries[chain] {

@@ -3,18 +3,19 @@ package postgresauditexporter // import "github.com/govcol/govcol/exporter/postg
 import (
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/govcol/govcol/internal/store"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // EnvDSN is the environment variable read when `dsn` is empty (the quick start sets it).
-const EnvDSN = "GOVCOL_PG_DSN"
+const EnvDSN = storeconfig.EnvDSN
 
 // Config is the postgresaudit exporter's configuration.
 type Config struct {
@@ -88,11 +89,7 @@ type RetentionConfig struct {
 }
 
 // RetentionCategory keeps records whose request_type starts with RequestTypePrefix for Days days.
-type RetentionCategory struct {
-	// RequestTypePrefix, e.g. "claude_code_" or "claude_code_api_"; "" matches every record.
-	RequestTypePrefix string `mapstructure:"request_type_prefix"`
-	Days              int    `mapstructure:"days"`
-}
+type RetentionCategory = store.RetentionCategory
 
 // Limits of the configuration.
 const (
@@ -101,19 +98,14 @@ const (
 	maxPartitionMonths    = 36
 )
 
-var tableNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
-
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.DSN == "" && os.Getenv(EnvDSN) == "" {
+	if c.dsn() == "" {
 		errs = append(errs, fmt.Errorf("dsn is empty and %s is not set", EnvDSN))
 	}
-	if !tableNamePattern.MatchString(c.Table) {
-		errs = append(errs, fmt.Errorf("table %q must match %s (it also names indexes, partitions and functions)", c.Table, tableNamePattern))
-	}
-	if !tableNamePattern.MatchString(c.CheckpointsTable) || c.CheckpointsTable == c.Table {
-		errs = append(errs, fmt.Errorf("checkpoints_table %q must match %s and differ from table", c.CheckpointsTable, tableNamePattern))
+	if err := c.tables().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PartitionMonthsAhead < 0 || c.PartitionMonthsAhead > maxPartitionMonths {
 		errs = append(errs, fmt.Errorf("partition_months_ahead must be between 0 and %d", maxPartitionMonths))
@@ -164,11 +156,11 @@ func (c *Config) Validate() error {
 }
 
 // dsn is the connection string in use.
-func (c *Config) dsn() string {
-	if c.DSN != "" {
-		return string(c.DSN)
-	}
-	return os.Getenv(EnvDSN)
+func (c *Config) dsn() string { return storeconfig.DSN(string(c.DSN)) }
+
+// tables names the audit store's tables.
+func (c *Config) tables() storeconfig.Tables {
+	return storeconfig.Tables{Records: c.Table, Checkpoints: c.CheckpointsTable}
 }
 
 func (c *Config) deadLetterPath() string {

@@ -19,6 +19,7 @@ import (
 	"github.com/govcol/govcol/exporter/postgresauditexporter/internal/metadata"
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // auditExporter is the component. exporterhelper owns the queue, batching, timeout and retries; the exporter adds
@@ -139,15 +140,15 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		role, err := inspectSchema(ctx, conn.Conn(), e.cfg.Table)
-		if err == nil && (!role.exists || role.owner) {
-			if err = migrateSchema(ctx, conn.Conn(), e.cfg.Table, e.cfg.CheckpointsTable); err == nil {
-				err = syncRetentionPolicy(ctx, conn.Conn(), e.cfg.Table, e.cfg.Retention.Categories)
+		role, err := store.InspectSchema(ctx, conn.Conn(), e.cfg.Table)
+		if err == nil && (!role.Exists || role.Owner) {
+			if err = store.Migrate(ctx, conn.Conn(), e.cfg.tables()); err == nil {
+				err = store.SyncRetentionPolicy(ctx, conn.Conn(), e.cfg.Table, e.cfg.Retention.Categories)
 			}
 			if err == nil {
-				role, err = inspectSchema(ctx, conn.Conn(), e.cfg.Table)
+				role, err = store.InspectSchema(ctx, conn.Conn(), e.cfg.Table)
 			}
-			if err == nil && role.retentionSelf && !e.warnedOwner {
+			if err == nil && role.RetentionSelf && !e.warnedOwner {
 				e.warnedOwner = true
 				e.logger.Warn("The collector's database role owns the audit schema and the retention function: it could " +
 					"disable the append-only triggers and delete records. Run `govctl db init` and connect with the writer " +
@@ -158,21 +159,21 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if role.exists && !role.owner {
-			if role.version < 0 {
+		if role.Exists && !role.Owner {
+			if role.Version < 0 {
 				return fmt.Errorf("cannot read %s_schema_version as this role (not the schema's owner): grant it "+
 					"SELECT, e.g. with `govctl db init`", e.cfg.Table)
 			}
-			if want := schemaVersion(); role.version < want {
+			if want := store.SchemaVersion(); role.Version < want {
 				return fmt.Errorf("the audit schema is at version %d and this collector needs %d; it is connected as a "+
 					"role that does not own the schema (the writer role), so it cannot migrate: apply the migrations as "+
-					"the owner (`govctl db init --dsn <owner or superuser DSN>`)", role.version, want)
+					"the owner (`govctl db init --dsn <owner or superuser DSN>`)", role.Version, want)
 			}
 			if !e.warnedOwner {
 				e.warnedOwner = true
 				e.logger.Info("Connected as a role that does not own the audit schema (the writer role): migrations "+
-					"skipped, schema version checked", zap.Int("schema_version", role.version))
-				if bad, err := retentionPolicyMismatches(ctx, e.pool, e.cfg.Table, e.cfg.Retention.Categories); err != nil {
+					"skipped, schema version checked", zap.Int("schema_version", role.Version))
+				if bad, err := store.RetentionPolicyMismatches(ctx, e.pool, e.cfg.Table, e.cfg.Retention.Categories); err != nil {
 					e.logger.Warn("Cannot read the retention policy", zap.String("error", safeError(err)))
 				} else if len(bad) > 0 {
 					e.logger.Warn("Retention categories the database policy will refuse (set by the owner: govctl db init --retention)",
@@ -180,7 +181,7 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 				}
 			}
 		}
-		if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+		if err := store.EnsurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
 			return fmt.Errorf("creating partitions: %w", err)
 		}
 	}

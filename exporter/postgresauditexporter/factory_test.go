@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/govcol/govcol/exporter/postgresauditexporter/internal/metadata"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // The documented defaults (README, Configuration), as literals: a changed default fails here and in the README test.
@@ -72,4 +73,11 @@ func TestFactoryDefaultsValidate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	require.NoError(t, cfg.QueueConfig.Get().Validate())
 	require.NoError(t, cfg.QueueConfig.Get().Batch.Get().Validate())
+}
+
+// The governance processor opens its chain store (registry and crash sealing) through integrity.OpenChainStore,
+// which internal/store registers: the collector links it through this exporter (cmd/govcol is generated and imports
+// only the components), so this exporter's package must keep importing the store.
+func TestLinksTheChainStore(t *testing.T) {
+	require.True(t, integrity.ChainStoreRegistered(), "internal/store's chain store is not registered: the governance processor's integrity.postgres_dsn would fail")
 }

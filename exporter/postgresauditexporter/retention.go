@@ -4,12 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
-	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // Retention and partition maintenance in the background.
@@ -32,7 +31,7 @@ func (e *auditExporter) maintenanceLoop() {
 			return
 		case <-partitions.C:
 			if e.ready.Load() && e.cfg.CreateSchema {
-				if err := ensurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+				if err := store.EnsurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
 					e.logger.Warn("Creating audit partitions failed", zap.String("error", safeError(err)))
 				}
 			}
@@ -82,51 +81,22 @@ func (e *auditExporter) retentionBatch(ctx context.Context, prefix string, cutof
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	t := e.cfg.Table
-	var n int64
-	var ids []int64
-	if err := tx.QueryRow(ctx, "SELECT deleted, marker_ids FROM "+t+"_retention_delete($1, $2, $3)",
-		prefix, cutoff, e.cfg.Retention.BatchSize).Scan(&n, &ids); err != nil {
+	n, markers, err := store.RetentionBatch(ctx, tx, e.cfg.tables(), prefix, cutoff, e.cfg.Retention.BatchSize, e.signingKey, e.keyID)
+	if err != nil {
 		return 0, err
-	}
-	if len(ids) > 0 && e.signingKey != nil {
-		markers, err := readMarkers(ctx, tx, t, ids)
-		if err != nil {
-			return 0, err
-		}
-		for i := range markers {
-			markers[i].m.Sign(e.signingKey, e.keyID)
-			if _, err := tx.Exec(ctx, "SELECT "+t+"_retention_sign($1, $2, $3)", markers[i].id, markers[i].m.KeyID, markers[i].m.Signature); err != nil {
-				return 0, err
-			}
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
 	}
-	if len(ids) > 0 && e.signingKey == nil {
+	if markers > 0 && e.signingKey == nil {
 		e.logger.Warn("Retention markers stored unsigned (no integrity signing key configured): `govctl verify` will "+
-			"report the gaps", zap.Int("markers", len(ids)))
+			"report the gaps", zap.Int("markers", markers))
 	}
 	return n, nil
 }
 
-type storedMarker struct {
-	id int64
-	m  integrity.RetentionMarker
-}
-
-// readMarkers reads the markers with the given ids.
-func readMarkers(ctx context.Context, tx pgx.Tx, table string, ids []int64) ([]storedMarker, error) {
-	rows, err := tx.Query(ctx, "SELECT id, tenant_id, chain_id, from_seq, to_seq, count, category, reason, cutoff, "+
-		"deleted_at, key_id, signature FROM "+table+"_retention_markers WHERE id = ANY($1) ORDER BY id", ids)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedMarker, error) {
-		var s storedMarker
-		err := r.Scan(&s.id, &s.m.TenantID, &s.m.ChainID, &s.m.FromSeq, &s.m.ToSeq, &s.m.Count, &s.m.Category,
-			&s.m.Reason, &s.m.Cutoff, &s.m.DeletedAt, &s.m.KeyID, &s.m.Signature)
-		return s, err
-	})
-}
+// safeError and categoryLabel: the store's, for the exporter's logs and metric labels.
+var (
+	safeError     = store.SafeError
+	categoryLabel = store.CategoryLabel
+)

@@ -21,13 +21,14 @@ import (
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgtest"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // initRoles runs `govctl db init`'s setup on a fresh database and returns its result (the DSNs carry passwords).
-func initRoles(t *testing.T, retention ...RetentionCategory) (superDSN string, res *DBInitResult) {
+func initRoles(t *testing.T, retention ...RetentionCategory) (superDSN string, res *store.DBInitResult) {
 	t.Helper()
 	superDSN = pgtest.NewDatabase(t)
-	res, err := InitDatabase(context.Background(), superDSN, DBInitOptions{RolePrefix: uniqueRolePrefix(t), Retention: retention})
+	res, err := store.InitDatabase(context.Background(), superDSN, store.DBInitOptions{RolePrefix: uniqueRolePrefix(t), Retention: retention})
 	require.NoError(t, err)
 	return superDSN, res
 }
@@ -276,12 +277,12 @@ func TestInitDatabaseAdoptsSingleRoleSchema(t *testing.T) {
 	ctx := context.Background()
 	e := startExporter(t, testConfig(t, dsn), nil)
 	require.NoError(t, e.pushLogs(ctx, governed(t, "tenant-a")))
-	opts := DBInitOptions{RolePrefix: uniqueRolePrefix(t)}
-	_, err := InitDatabase(ctx, dsn, opts)
+	opts := store.DBInitOptions{RolePrefix: uniqueRolePrefix(t)}
+	_, err := store.InitDatabase(ctx, dsn, opts)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "--adopt")
 	opts.Adopt = true
-	res, err := InitDatabase(ctx, dsn, opts)
+	res, err := store.InitDatabase(ctx, dsn, opts)
 	require.NoError(t, err)
 	assert.Equal(t, "postgres", res.Adopted)
 	assert.EqualValues(t, 11, queryInt(t, res.WriterDSN, "SELECT count(*) FROM audit_logs"))

@@ -146,16 +146,6 @@ func isPermanent(err error) bool {
 	return false
 }
 
-// safeError describes err without row values: for a Postgres error its code and message (the message names the
-// constraint; the detail, which may quote the row, is left out).
-func safeError(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Sprintf("SQLSTATE %s: %s", pgErr.Code, pgErr.Message)
-	}
-	return err.Error()
-}
-
 // retentionPlan is one DELETE pass: the category's prefix, the longer configured prefixes it must leave to their own
 // category, and its age limit.
 type retentionPlan struct {
@@ -179,11 +169,4 @@ func planRetention(cats []RetentionCategory) []retentionPlan {
 	}
 	sort.Slice(plans, func(i, j int) bool { return plans[i].prefix < plans[j].prefix })
 	return plans
-}
-
-func categoryLabel(prefix string) string {
-	if prefix == "" {
-		return "*"
-	}
-	return prefix
 }

@@ -42,7 +42,7 @@ func scopeFixture(t *testing.T) *fixture {
 	alice := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
 	bob := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
 	tenantC := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
-	store(t, fx.dsn, alice, bob, tenantC)
+	storeLogs(t, fx.dsn, alice, bob, tenantC)
 	return fx
 }
 
@@ -197,7 +197,7 @@ func TestSessionEventsInOrder(t *testing.T) {
 			}
 		}
 	}
-	store(t, fx.dsn, same)
+	storeLogs(t, fx.dsn, same)
 	lic := fx.tenantReader("tenant-a")
 
 	var sess struct {
@@ -253,7 +253,7 @@ func TestActivityBuckets(t *testing.T) {
 	fx := newFixture(t, nil)
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	for _, off := range []time.Duration{0, 10 * time.Minute, 25 * time.Minute} {
-		store(t, fx.dsn, setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), t0.Add(off)), audit.AttrSessionID, "sess-activity"))
+		storeLogs(t, fx.dsn, setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), t0.Add(off)), audit.AttrSessionID, "sess-activity"))
 	}
 	lic := fx.tenantReader("tenant-a")
 	window := `{"session_id":"sess-activity","start_time":"2026-11-20T10:00:00Z","end_time":"2026-11-20T10:30:00Z"}`

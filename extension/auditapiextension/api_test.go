@@ -193,7 +193,7 @@ func TestExportCapHeadersAndCSVNeutralisation(t *testing.T) {
 	first := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	first.Attributes().PutStr(audit.AttrQuery, `=HYPERLINK("http://evil.example","x")`)
 	keepOnly(ld, first)
-	store(t, fx.dsn, ld)
+	storeLogs(t, fx.dsn, ld)
 	a := fx.tenantReader("tenant-a")
 
 	r := fx.do(t, "POST", "/api/v1/audit/export?format=csv", a, `{}`)

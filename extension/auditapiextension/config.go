@@ -3,17 +3,17 @@ package auditapiextension // import "github.com/govcol/govcol/extension/auditapi
 import (
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // EnvDSN is read when dsn is empty.
-const EnvDSN = "GOVCOL_PG_DSN"
+const EnvDSN = storeconfig.EnvDSN
 
 // Config is the auditapi extension's configuration.
 type Config struct {
@@ -44,19 +44,17 @@ type Config struct {
 	VerifyPublicKeyFiles []string `mapstructure:"verify_public_key_files"`
 }
 
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
-
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.DSN == "" && os.Getenv(EnvDSN) == "" {
+	if c.dsn() == "" {
 		errs = append(errs, fmt.Errorf("dsn is empty and %s is not set", EnvDSN))
 	}
 	if c.Authenticator.String() == "" || c.Authenticator.Type().String() == "" {
 		errs = append(errs, errors.New("authenticator must name the license authenticator extension (e.g. licenseauth)"))
 	}
-	if !tableName.MatchString(c.Table) || !tableName.MatchString(c.CheckpointsTable) {
-		errs = append(errs, fmt.Errorf("table and checkpoints_table must match %s", tableName))
+	if err := c.tables().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.QueryTimeout <= 0 {
 		errs = append(errs, errors.New("query_timeout must be positive"))
@@ -73,9 +71,8 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) dsn() string {
-	if c.DSN != "" {
-		return string(c.DSN)
-	}
-	return os.Getenv(EnvDSN)
+func (c *Config) dsn() string { return storeconfig.DSN(string(c.DSN)) }
+
+func (c *Config) tables() storeconfig.Tables {
+	return storeconfig.Tables{Records: c.Table, Checkpoints: c.CheckpointsTable}
 }

@@ -54,7 +54,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestInvalidConfigs(t *testing.T) {
 	for name, want := range map[string]string{
-		"bad_table":         "table and checkpoints_table must match",
+		"bad_table":         "must match ^[a-z_][a-z0-9_]{0,39}$",
 		"bad_timeout":       "query_timeout must be positive",
 		"bad_page_size":     "max_page_size must be between 1 and 10000",
 		"bad_export_cap":    "export_row_cap must be between 1 and 1000000",

@@ -119,7 +119,7 @@ func TestLogExplorerSessionAndOverviewInHeadlessChromium(t *testing.T) {
 	fx := newFixture(t, nil)
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	// alice's first session: every event at a millisecond ending in zero (.690), the case that displayed "09.69+".
-	store(t, fx.dsn,
+	storeLogs(t, fx.dsn,
 		developerSession(t, "alice@example.com", "sess-alice-1", day.Add(7*time.Hour+49*time.Minute+9690*time.Millisecond), 3*time.Second),
 		developerSession(t, "alice@example.com", "sess-alice-2", day.Add(9*time.Hour+10*time.Minute+500*time.Millisecond), 7*time.Second),
 		setWhere(developerSession(t, "bob@example.com", "sess-bob", day.Add(8*time.Hour+20*time.Minute), 2*time.Second),

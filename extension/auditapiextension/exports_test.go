@@ -48,7 +48,7 @@ func TestCSVExportNeutralisesHiddenFormulas(t *testing.T) {
 		first := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 		first.Attributes().PutStr(audit.AttrQuery, p)
 		keepOnly(ld, first)
-		store(t, fx.dsn, ld)
+		storeLogs(t, fx.dsn, ld)
 	}
 	r := fx.do(t, "POST", "/api/v1/audit/export?format=csv", fx.tenantReader("tenant-a"), `{}`)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))

@@ -52,8 +52,8 @@ type fixture struct {
 	idsOf map[string][]string // tenant -> record ids
 }
 
-// store writes governed logs with the real Postgres exporter.
-func store(t *testing.T, dsn string, lds ...plog.Logs) {
+// storeLogs writes governed logs with the real Postgres exporter.
+func storeLogs(t *testing.T, dsn string, lds ...plog.Logs) {
 	t.Helper()
 	f := postgresauditexporter.NewFactory()
 	cfg := f.CreateDefaultConfig().(*postgresauditexporter.Config)
@@ -74,7 +74,7 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	dsn := pgtest.NewDatabase(t)
 	a := governancetest.Governed(t, "tenant-a")
 	b := governancetest.Governed(t, "tenant-b")
-	store(t, dsn, a, b)
+	storeLogs(t, dsn, a, b)
 
 	pub, priv, err := license.GenerateKey()
 	require.NoError(t, err)

@@ -49,7 +49,7 @@ func TestReadScopes(t *testing.T) {
 	alice := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "alice@example.com")
 	bob := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Time{}), audit.AttrUserEmail, "bob@example.com")
 	tenantC := setAll(audittest.Renumber(governancetest.Governed(t, "tenant-c"), time.Time{}), audit.AttrOrgID, "org-tenant-a")
-	store(t, fx.dsn, alice, bob, tenantC)
+	storeLogs(t, fx.dsn, alice, bob, tenantC)
 	bobIDs, err := pgxQueryStrings(t, fx.dsn, "SELECT id FROM audit_logs WHERE user_email = 'bob@example.com'")
 	require.NoError(t, err)
 	require.Len(t, bobIDs, 11)

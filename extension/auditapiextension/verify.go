@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // verifyWorkers bounds the chains one verify request reads at once (one pooled connection each).
@@ -41,7 +42,7 @@ func (a *auditAPI) verify(ctx context.Context, c caller, w http.ResponseWriter, 
 	default:
 		return &apiError{http.StatusForbidden, "a license reads its own tenant only"}
 	}
-	src := integrity.Source{Table: a.cfg.Table, CheckpointsTable: a.cfg.CheckpointsTable, Tenant: tenant, Workers: verifyWorkers}
+	src := store.Source{Table: a.cfg.Table, CheckpointsTable: a.cfg.CheckpointsTable, Tenant: tenant, Workers: verifyWorkers}
 
 	var mu sync.Mutex
 	started, ok, records, n := false, true, 0, 0
@@ -54,7 +55,7 @@ func (a *auditAPI) verify(ctx context.Context, c caller, w http.ResponseWriter, 
 			_, _ = w.Write([]byte(`{"chains":[`))
 		}
 	}
-	registered, err := integrity.VerifyPostgresEach(ctx, a.pool, src, a.keys, func(rep integrity.ChainReport) error {
+	registered, err := store.VerifyPostgresEach(ctx, a.pool, src, a.keys, func(rep integrity.ChainReport) error {
 		mu.Lock()
 		defer mu.Unlock()
 		begin()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -13,11 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/govcol/govcol/internal/license"
 )
@@ -62,67 +56,6 @@ func (d DirStore) Get(_ context.Context, key string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(d.Dir, filepath.FromSlash(key)))
 }
 
-// S3StoreConfig names the bucket as the s3decision exporter's configuration does (bucket, region, endpoint,
-// s3_force_path_style); credentials come from the default AWS chain.
-type S3StoreConfig struct {
-	Bucket, Region, Endpoint string
-	PathStyle                bool
-}
-
-// S3Store reads checkpoint objects from a bucket.
-type S3Store struct {
-	client *s3.Client
-	bucket string
-}
-
-// NewS3Store builds the S3 client.
-func NewS3Store(ctx context.Context, cfg S3StoreConfig) (*S3Store, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("decision store: AWS configuration: %w", err)
-	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.PathStyle
-	})
-	return &S3Store{client: client, bucket: cfg.Bucket}, nil
-}
-
-// List lists the keys under prefix (one request per 1,000 keys).
-func (s *S3Store) List(ctx context.Context, prefix string, f func(key string)) error {
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("decision store: listing s3://%s/%s: %w", s.bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			f(aws.ToString(o.Key))
-		}
-	}
-	return nil
-}
-
-// Get reads one object.
-func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, fmt.Errorf("decision store: reading s3://%s/%s: %w", s.bucket, key, err)
-	}
-	defer out.Body.Close()
-	return io.ReadAll(io.LimitReader(out.Body, maxCheckpointObject))
-}
-
-// maxCheckpointObject bounds the body read of one checkpoint object (a checkpoint is well under 1 KiB, plus its
-// withdrawn list).
-const maxCheckpointObject = 1 << 20
-
 // maxObjectsTried bounds the checkpoint objects read per chain: the newest whose signature verifies is compared
 // with Postgres (older ones are implied by the chain's links, which verify checks); the ones before it that fail
 // their signature are reported.
@@ -143,16 +76,23 @@ func checkpointPrefix(prefix string) string {
 	return prefix + "/checkpoints/"
 }
 
-// crossCheck compares the checkpoint objects of the decision store with Postgres: every chain with a checkpoint
-// object must exist in Postgres and hold, at that object's last_seq, a record with the hash the object signed
-// (unless a signed retention marker accounts for it). It returns the failures by chain (objects whose signature
-// fails, chains missing or cut short in Postgres, hashes that differ) and the chains of stored (planned) jobs that
-// have checkpoints in Postgres but no object in the store (a warning: the store is fail-open).
-func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, jobs []chainJob) (map[string]*ChainReport, map[string]string, error) {
-	prefix := checkpointPrefix(src.StorePrefix)
+// CompareStored checks a checkpoint object whose signature verifies against the stored trail: nil when the trail
+// holds the record it signed (or a signed retention marker accounts for it), else the failure.
+type CompareStored func(ctx context.Context, cp *Checkpoint, key string) (*Failure, error)
+
+// NoObjectWarning is the warning for a chain with checkpoints in the trail but no object in the decision store.
+const NoObjectWarning = "no checkpoint object in the decision store (it is fail-open: objects it dropped are not shipped again), so this chain is not cross-checked"
+
+// CrossCheck compares the checkpoint objects of the decision store (under prefix, of tenant when not "") with the
+// stored trail: every chain with a checkpoint object must exist in the trail and hold, at the newest valid object's
+// last_seq, the record the object signed (compare decides). Objects are read newest first, at most maxObjectsTried
+// per chain. It returns the failures by chain (objects whose signature fails, chains missing or cut short in the
+// trail, hashes that differ) and the chains that have at least one object.
+func CrossCheck(ctx context.Context, store CheckpointStore, storePrefix, tenant string, keys license.KeySet, compare CompareStored) (map[string]*ChainReport, map[string]bool, error) {
+	prefix := checkpointPrefix(storePrefix)
 	// Per chain only the newest maxObjectsTried objects are kept while listing (memory: chains, not objects).
 	objects := map[string][]storeObject{}
-	err := src.Store.List(ctx, prefix, func(k string) {
+	err := store.List(ctx, prefix, func(k string) {
 		rest := strings.TrimPrefix(k, prefix)
 		dir, file, ok := strings.Cut(rest, "/")
 		if !ok || strings.Contains(file, "/") || !strings.HasSuffix(file, ".json") {
@@ -194,7 +134,7 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys licens
 		objs := objects[chain]
 		sort.Slice(objs, func(i, j int) bool { return objs[i].seq > objs[j].seq })
 		for _, o := range objs {
-			body, err := src.Store.Get(ctx, o.key)
+			body, err := store.Get(ctx, o.key)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -204,7 +144,7 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys licens
 					Detail: fmt.Sprintf("checkpoint object %s in the decision store is malformed or names another chain or sequence number than its key", o.key)})
 				continue
 			}
-			if src.Tenant != "" && cp.TenantID != src.Tenant {
+			if tenant != "" && cp.TenantID != tenant {
 				break
 			}
 			if err := cp.VerifySignature(keys); err != nil {
@@ -212,7 +152,7 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys licens
 					Detail: fmt.Sprintf("checkpoint object %s in the decision store: %v", o.key, err)})
 				continue
 			}
-			if f, err := compareStored(ctx, pool, src, keys, &cp, o.key); err != nil {
+			if f, err := compare(ctx, &cp, o.key); err != nil {
 				return nil, nil, err
 			} else if f != nil {
 				fail(chain, cp.TenantID, *f)
@@ -220,79 +160,9 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, src Source, keys licens
 			break
 		}
 	}
-	warnings := map[string]string{}
-	for i := range jobs {
-		j := &jobs[i]
-		if len(j.ev.Checkpoints) > 0 && len(objects[j.id]) == 0 {
-			warnings[j.id] = "no checkpoint object in the decision store (it is fail-open: objects it dropped are not shipped again), so this chain is not cross-checked"
-		}
+	have := make(map[string]bool, len(objects))
+	for c := range objects {
+		have[c] = true
 	}
-	return failures, warnings, nil
-}
-
-// compareStored checks that Postgres holds the record cp signed (or a signed retention marker accounts for it).
-func compareStored(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, cp *Checkpoint, key string) (*Failure, error) {
-	q := fmt.Sprintf(`SELECT record_hash FROM %s WHERE chain_id = $1 AND chain_seq = $2
-		UNION ALL SELECT record_hash FROM %s WHERE chain_id = $1 AND chain_seq = $2`, src.Table, src.redeliveryTable())
-	rows, err := pool.Query(ctx, q, cp.ChainID, cp.LastSeq)
-	if err != nil {
-		return nil, fmt.Errorf("cross-checking the decision store: %w", err)
-	}
-	var hashes []string
-	for rows.Next() {
-		var h *string
-		if err := rows.Scan(&h); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("cross-checking the decision store: %w", err)
-		}
-		if h != nil {
-			hashes = append(hashes, *h)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cross-checking the decision store: %w", err)
-	}
-	for _, h := range hashes {
-		if h == cp.LastHash {
-			return nil, nil
-		}
-	}
-	if len(hashes) > 0 {
-		return &Failure{Kind: KindModified, Seq: cp.LastSeq, Detail: fmt.Sprintf(
-			"record %d of chain %s in Postgres does not have the hash checkpoint object %s in the decision store signed", cp.LastSeq, cp.ChainID, key)}, nil
-	}
-	retained, err := retainedIn(ctx, pool, src, keys, cp.ChainID, cp.LastSeq)
-	if err != nil || retained {
-		return nil, err
-	}
-	return &Failure{Kind: KindDeleted, Seq: cp.LastSeq, Detail: fmt.Sprintf(
-		"checkpoint object %s in the decision store signs chain %s up to record %d, but Postgres has no record %d of that chain (the chain, or its tail, was removed)",
-		key, cp.ChainID, cp.LastSeq, cp.LastSeq)}, nil
-}
-
-// retainedIn reports whether a retention marker whose signature verifies covers seq of chain.
-func retainedIn(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, chain string, seq int64) (bool, error) {
-	var ok bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", src.markersTable()).Scan(&ok); err != nil || !ok {
-		return false, err
-	}
-	q := fmt.Sprintf(`SELECT tenant_id, chain_id, from_seq, to_seq, "count", category, reason, cutoff, deleted_at,
-		coalesce(key_id, ''), coalesce(signature, '') FROM %s WHERE chain_id = $1 AND from_seq <= $2 AND to_seq >= $2`, src.markersTable())
-	rows, err := pool.Query(ctx, q, chain, seq)
-	if err != nil {
-		return false, fmt.Errorf("cross-checking the decision store: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m RetentionMarker
-		if err := rows.Scan(&m.TenantID, &m.ChainID, &m.FromSeq, &m.ToSeq, &m.Count, &m.Category, &m.Reason, &m.Cutoff,
-			&m.DeletedAt, &m.KeyID, &m.Signature); err != nil {
-			return false, fmt.Errorf("cross-checking the decision store: %w", err)
-		}
-		if m.Verify(keys) == nil && m.Covers(chain, seq) {
-			return true, nil
-		}
-	}
-	return false, rows.Err()
+	return failures, have, nil
 }

@@ -85,7 +85,7 @@ func mismatches(entries []Entry) []int {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(entries); i += workers {
-				h, err := hashEntry(&entries[i], entries[i].Record.ChainSeq)
+				h, err := HashEntry(&entries[i], entries[i].Record.ChainSeq)
 				if err != nil || h != entries[i].Record.RecordHash {
 					found[w] = append(found[w], i)
 				}
@@ -100,7 +100,8 @@ func mismatches(entries []Entry) []int {
 	return out
 }
 
-func hashEntry(e *Entry, seq int64) (string, error) {
+// HashEntry is the record_hash of e stored at sequence number seq (its own, or another to tell a moved record).
+func HashEntry(e *Entry, seq int64) (string, error) {
 	rec := e.Record
 	rec.ChainSeq = seq
 	b, err := rec.CanonicalWithJSON(e.JSON)
@@ -130,15 +131,15 @@ func VerifyChain(entries []Entry, cps []Checkpoint, keys license.KeySet) ChainRe
 // VerifyChainWith is VerifyChain with every kind of evidence.
 func VerifyChainWith(entries []Entry, ev Evidence, keys license.KeySet) ChainReport {
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Record.ChainSeq < entries[j].Record.ChainSeq })
-	v := newChainVerifier("", "", ev, keys)
+	v := NewChainVerifier("", "", ev, keys)
 	bad := map[int]bool{}
 	for _, i := range mismatches(entries) {
 		bad[i] = true
 	}
 	for i := range entries {
-		v.add(&entries[i], !bad[i])
+		v.Add(&entries[i], !bad[i])
 	}
-	return v.finish()
+	return v.Finish()
 }
 
 // maxFailures bounds the failures kept per chain (the rest are counted): a report stays small whatever was done to
@@ -148,10 +149,10 @@ const maxFailures = 1000
 // maxBadKept bounds the records kept to tell moved (reordered) records from changed ones.
 const maxBadKept = 4096
 
-// chainVerifier checks one chain from its records given in ascending sequence order (ties allowed), one at a time,
+// ChainVerifier checks one chain from its records given in ascending sequence order (ties allowed), one at a time,
 // each with the outcome of its own hash check: verification streams, holding only the previous record, the
 // evidence and the failures.
-type chainVerifier struct {
+type ChainVerifier struct {
 	rep  ChainReport
 	keys license.KeySet
 	ev   Evidence
@@ -172,8 +173,8 @@ type chainVerifier struct {
 	omitted  int
 }
 
-func newChainVerifier(chainID, tenant string, ev Evidence, keys license.KeySet) *chainVerifier {
-	v := &chainVerifier{keys: keys, ev: ev, signed: map[int64]string{}}
+func NewChainVerifier(chainID, tenant string, ev Evidence, keys license.KeySet) *ChainVerifier {
+	v := &ChainVerifier{keys: keys, ev: ev, signed: map[int64]string{}}
 	v.rep.ChainID, v.rep.TenantID, v.rep.Checkpoints = chainID, tenant, len(ev.Checkpoints)
 	if chainID == "" {
 		if len(ev.Checkpoints) > 0 {
@@ -222,7 +223,7 @@ func newChainVerifier(chainID, tenant string, ev Evidence, keys license.KeySet) 
 	return v
 }
 
-func (v *chainVerifier) vouch(seq int64, hash string) {
+func (v *ChainVerifier) vouch(seq int64, hash string) {
 	if seq > 0 {
 		if h, ok := v.signed[seq]; ok && h != hash {
 			v.fail(KindModified, seq, "", "two signed statements disagree on record %d", seq)
@@ -232,7 +233,7 @@ func (v *chainVerifier) vouch(seq int64, hash string) {
 	v.rep.CoveredTo = max(v.rep.CoveredTo, seq)
 }
 
-func (v *chainVerifier) fail(kind string, seq int64, id, format string, args ...any) {
+func (v *ChainVerifier) fail(kind string, seq int64, id, format string, args ...any) {
 	if len(v.rep.Failures) >= maxFailures {
 		v.omitted++
 		return
@@ -241,7 +242,7 @@ func (v *chainVerifier) fail(kind string, seq int64, id, format string, args ...
 }
 
 // gap accounts for the missing sequence numbers [lo, hi] after record prev (0: before the first record).
-func (v *chainVerifier) gap(prev, lo, hi int64) {
+func (v *ChainVerifier) gap(prev, lo, hi int64) {
 	if lo > hi {
 		return
 	}
@@ -262,8 +263,8 @@ func (v *chainVerifier) gap(prev, lo, hi int64) {
 	v.fail(KindDeleted, lo, "", "records %d..%d are missing", lo, hi)
 }
 
-// add checks the next record (sequence order); hashOK is whether it matches its own record_hash.
-func (v *chainVerifier) add(e *Entry, hashOK bool) {
+// Add checks the next record (sequence order); hashOK is whether it matches its own record_hash.
+func (v *ChainVerifier) Add(e *Entry, hashOK bool) {
 	r := &e.Record
 	if v.rep.ChainID == "" {
 		v.rep.ChainID, v.rep.TenantID = r.ChainID, r.TenantID
@@ -302,9 +303,9 @@ func (v *chainVerifier) add(e *Entry, hashOK bool) {
 	v.prevSeq, v.prevHash, v.prevID, v.prevBad = r.ChainSeq, r.RecordHash, r.ID, !hashOK
 }
 
-// finish reports the tail and the records that failed their hash (moved or modified), the failures in sequence
+// Finish reports the tail and the records that failed their hash (moved or modified), the failures in sequence
 // order.
-func (v *chainVerifier) finish() ChainReport {
+func (v *ChainVerifier) Finish() ChainReport {
 	rep := &v.rep
 	rep.Records = v.n
 	if v.n > 0 {
@@ -329,7 +330,7 @@ func (v *chainVerifier) finish() ChainReport {
 		moved := false
 		for j := range v.bad {
 			if i != j {
-				if h, err := hashEntry(&v.bad[i], v.bad[j].Record.ChainSeq); err == nil && h == v.bad[i].Record.RecordHash {
+				if h, err := HashEntry(&v.bad[i], v.bad[j].Record.ChainSeq); err == nil && h == v.bad[i].Record.RecordHash {
 					moved = true
 					break
 				}
@@ -355,7 +356,8 @@ func (v *chainVerifier) finish() ChainReport {
 	return *rep
 }
 
-func sortReports(rs []ChainReport) {
+// SortReports sorts chain reports by tenant, then chain.
+func SortReports(rs []ChainReport) {
 	sort.Slice(rs, func(i, j int) bool {
 		if rs[i].TenantID != rs[j].TenantID {
 			return rs[i].TenantID < rs[j].TenantID

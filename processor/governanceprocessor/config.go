@@ -3,7 +3,6 @@ package governanceprocessor // import "github.com/govcol/govcol/processor/govern
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pii"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // Config is the configuration of the governance processor.
@@ -165,7 +165,7 @@ func createDefaultConfig() component.Config {
 		MaxAttributesPerRecord: 1024,
 		MaxValueDepth:          16,
 		Metrics:                MetricsConfig{DropAttributes: []string{"session.id"}},
-		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000, CheckpointTimeout: 10 * time.Second, Table: "audit_logs", CheckpointsTable: "audit_checkpoints"},
+		Integrity:              IntegrityConfig{CheckpointInterval: time.Second, CheckpointRecords: 1000, CheckpointTimeout: 10 * time.Second, Table: storeconfig.DefaultTable, CheckpointsTable: storeconfig.DefaultCheckpointsTable},
 	}
 }
 
@@ -175,8 +175,6 @@ const maxContentBytesLimit = 64 << 10
 
 // maxEventNameBytes keeps request_type (<plane>_<event>) within its column cap.
 const maxEventNameBytes = 64
-
-var sqlIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)
 
 var severities = map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -211,8 +209,8 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New("integrity.checkpoint_timeout must be positive and at most 10m"))
 	}
 	for _, t := range []string{cfg.Integrity.Table, cfg.Integrity.CheckpointsTable} {
-		if !sqlIdentifier.MatchString(t) {
-			errs = append(errs, fmt.Errorf("integrity: table name %q is not a plain SQL identifier (lower case letters, digits, _)", t))
+		if !storeconfig.ValidTable(t) {
+			errs = append(errs, fmt.Errorf("integrity: table name %q must match %s", t, storeconfig.TablePattern))
 		}
 	}
 	if cfg.MaxAttributesPerRecord < 64 || cfg.MaxAttributesPerRecord > 100_000 {

@@ -7,8 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +28,7 @@ import (
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pii"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 	"github.com/govcol/govcol/processor/governanceprocessor/internal/metadata"
 )
 
@@ -47,7 +48,7 @@ type governor struct {
 	// Logs only: the integrity chains and where checkpoints go between batches. A governed batch's chain links
 	// travel with its request context (batchLinks) from processLogs to its delivery (settlingLogs).
 	chainer   *integrity.Chainer
-	store     *integrity.Store // the chain registry and crash sealing (integrity.postgres_dsn); nil without
+	store     integrity.ChainStore // the chain registry and crash sealing (integrity.postgres_dsn); nil without
 	regKick   chan struct{}
 	signKey   ed25519.PrivateKey
 	signKeyID string
@@ -134,25 +135,21 @@ func (g *governor) enableIntegrity(set component.TelemetrySettings, next consume
 	g.next = next
 	g.stop = make(chan struct{})
 	g.life, g.endLife = context.WithCancel(context.Background())
-	dsn := string(ic.PostgresDSN)
-	if dsn == "" {
-		dsn = os.Getenv(envPostgresDSN)
-	}
+	dsn := storeconfig.DSN(string(ic.PostgresDSN))
 	switch {
 	case key == nil:
 	case dsn == "":
 		set.Logger.Warn("governance: integrity.postgres_dsn (or GOVCOL_PG_DSN) not set: chains are not registered and a crashed run's unsigned tail is not sealed at start, so `govctl verify` cannot tell a removed chain and reports that tail until then")
 	default:
-		if g.store, err = integrity.NewStore(dsn, ic.Table, ic.CheckpointsTable); err != nil {
-			return err
+		// The store's implementation is registered by internal/store, which the postgresaudit exporter links into
+		// the collector; this package links no database driver (README, "Chain registry and crash sealing").
+		if g.store, err = integrity.OpenChainStore(dsn, storeconfig.Tables{Records: ic.Table, Checkpoints: ic.CheckpointsTable}); err != nil {
+			return fmt.Errorf("governance: %w", err)
 		}
 		g.regKick = make(chan struct{}, 1)
 	}
 	return nil
 }
-
-// envPostgresDSN is read when integrity.postgres_dsn is empty (the postgresaudit exporter reads it too).
-const envPostgresDSN = "GOVCOL_PG_DSN"
 
 // Crash sealing: at start, and every sealEvery for sealWatch after it (the crashed run's records may still be
 // arriving from a persistent queue or the exporter's fallback file), the processor seals the chains earlier runs of

@@ -1,4 +1,4 @@
-package postgresauditexporter // import "github.com/govcol/govcol/exporter/postgresauditexporter"
+package store
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // DBInitOptions configures InitDatabase (`govctl db init`).
@@ -61,7 +63,7 @@ func RoleNames(prefix string) DBRoles {
 	return DBRoles{Owner: prefix + "_owner", Writer: prefix + "_writer", Reader: prefix + "_reader", Maintenance: prefix + "_maintenance"}
 }
 
-var rolePrefixPattern = tableNamePattern
+var rolePrefixPattern = storeconfig.TablePattern
 
 // InitDatabase sets up the role split on the database dsn points to (README, Roles and privileges). dsn must be a
 // superuser's (or a role with CREATEROLE that may create in the public schema and grant on the audit objects). It is
@@ -76,10 +78,10 @@ var rolePrefixPattern = tableNamePattern
 //     become it, so those functions are the only way to delete.
 func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitResult, error) {
 	if opts.Table == "" {
-		opts.Table = "audit_logs"
+		opts.Table = storeconfig.DefaultTable
 	}
 	if opts.CheckpointsTable == "" {
-		opts.CheckpointsTable = "audit_checkpoints"
+		opts.CheckpointsTable = storeconfig.DefaultCheckpointsTable
 	}
 	if opts.PartitionMonthsAhead == 0 {
 		opts.PartitionMonthsAhead = 3
@@ -87,8 +89,8 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	if opts.RolePrefix == "" {
 		opts.RolePrefix = "govcol"
 	}
-	if !tableNamePattern.MatchString(opts.Table) || !tableNamePattern.MatchString(opts.CheckpointsTable) || opts.Table == opts.CheckpointsTable {
-		return nil, fmt.Errorf("table names must match %s and differ", tableNamePattern)
+	if err := (storeconfig.Tables{Records: opts.Table, Checkpoints: opts.CheckpointsTable}).Validate(); err != nil {
+		return nil, err
 	}
 	if !rolePrefixPattern.MatchString(opts.RolePrefix) {
 		return nil, fmt.Errorf("role prefix must match %s", rolePrefixPattern)
@@ -100,7 +102,7 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("connecting: %s", safeError(err))
+		return nil, fmt.Errorf("connecting: %s", SafeError(err))
 	}
 	defer conn.Close(context.Background())
 	roles := RoleNames(opts.RolePrefix)
@@ -115,7 +117,7 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 			if len(label) > 100 {
 				label = label[:100] + "..."
 			}
-			return fmt.Errorf("%s: %s", label, safeError(err))
+			return fmt.Errorf("%s: %s", label, SafeError(err))
 		}
 		return nil
 	}
@@ -217,17 +219,17 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	if err := exec("SET ROLE " + id(roles.Owner)); err != nil {
 		return nil, err
 	}
-	if err := migrateSchema(ctx, conn, t, cp); err != nil {
+	if err := Migrate(ctx, conn, storeconfig.Tables{Records: t, Checkpoints: cp}); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
 		return nil, err
 	}
-	if err := ensurePartitions(ctx, conn, t, time.Now(), opts.PartitionMonthsAhead); err != nil {
+	if err := EnsurePartitions(ctx, conn, t, time.Now(), opts.PartitionMonthsAhead); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
-		return nil, fmt.Errorf("creating partitions: %s", safeError(err))
+		return nil, fmt.Errorf("creating partitions: %s", SafeError(err))
 	}
-	if err := syncRetentionPolicy(ctx, conn, t, opts.Retention); err != nil {
+	if err := SyncRetentionPolicy(ctx, conn, t, opts.Retention); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
-		return nil, fmt.Errorf("retention policy: %s", safeError(err))
+		return nil, fmt.Errorf("retention policy: %s", SafeError(err))
 	}
 	if err := exec("RESET ROLE"); err != nil {
 		return nil, err
@@ -367,7 +369,7 @@ func adopt(ctx context.Context, conn *pgx.Conn, table, checkpoints, owner string
 	}
 	for _, sql := range stmts {
 		if _, err := conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("adopting the audit schema: %s", safeError(err))
+			return fmt.Errorf("adopting the audit schema: %s", SafeError(err))
 		}
 	}
 	return nil

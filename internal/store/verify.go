@@ -1,8 +1,7 @@
-package integrity
+package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -14,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // Source says what to verify in Postgres.
@@ -30,47 +31,23 @@ type Source struct {
 	// Store, when set, is the decision store the s3decision exporter ships checkpoints to (under StorePrefix): every
 	// chain with a checkpoint object there must exist in Postgres and reach that object's last_seq with the same
 	// hash. Chains with checkpoints in Postgres but none in the store are reported as a warning (fail-open store).
-	Store       CheckpointStore
+	Store       integrity.CheckpointStore
 	StorePrefix string
 }
 
-func (s Source) registryTable() string   { return s.Table + "_chains" }
-func (s Source) markersTable() string    { return s.Table + "_retention_markers" }
-func (s Source) redeliveryTable() string { return s.Table + "_redeliveries" }
-
-// Report is the outcome for every chain.
-type Report struct {
-	Chains []ChainReport `json:"chains"`
-	// Registered counts the chains with a valid "opened" entry in the chain registry (0: a trail written before the
-	// registry, whose chains are not required to be registered).
-	Registered int `json:"registered_chains"`
+func (s Source) tables() storeconfig.Tables {
+	return storeconfig.Tables{Records: s.Table, Checkpoints: s.CheckpointsTable}
 }
-
-// OK reports whether every chain verified.
-func (r *Report) OK() bool {
-	for i := range r.Chains {
-		if !r.Chains[i].OK() {
-			return false
-		}
-	}
-	return true
-}
-
-// Records is the number of records checked.
-func (r *Report) Records() int {
-	n := 0
-	for i := range r.Chains {
-		n += r.Chains[i].Records
-	}
-	return n
-}
+func (s Source) registryTable() string   { return s.tables().Chains() }
+func (s Source) markersTable() string    { return s.tables().RetentionMarkers() }
+func (s Source) redeliveryTable() string { return s.tables().Redeliveries() }
 
 // VerifyPostgres reads the chains and their evidence from Postgres and verifies them, the reports sorted by tenant
 // and chain.
-func VerifyPostgres(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet) (*Report, error) {
-	rep := &Report{}
+func VerifyPostgres(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet) (*integrity.Report, error) {
+	rep := &integrity.Report{}
 	var mu sync.Mutex
-	reg, err := VerifyPostgresEach(ctx, pool, src, keys, func(c ChainReport) error {
+	reg, err := VerifyPostgresEach(ctx, pool, src, keys, func(c integrity.ChainReport) error {
 		mu.Lock()
 		rep.Chains = append(rep.Chains, c)
 		mu.Unlock()
@@ -80,7 +57,7 @@ func VerifyPostgres(ctx context.Context, pool *pgxpool.Pool, src Source, keys li
 		return nil, err
 	}
 	rep.Registered = reg
-	sortReports(rep.Chains)
+	integrity.SortReports(rep.Chains)
 	return rep, nil
 }
 
@@ -93,13 +70,13 @@ func DefaultWorkers() int { return min(2*runtime.GOMAXPROCS(0), 8) }
 type chainJob struct {
 	id, tenant string
 	start      int64 // --since: the first sequence number in the window (0: from the start)
-	ev         Evidence
+	ev         integrity.Evidence
 	registered bool
-	regFailure *Failure
+	regFailure *integrity.Failure
 	// registryInUse: other chains are registered, and this one is not.
 	registryInUse bool
 	// storeFailures and storeWarning: the decision store cross-check's findings for this chain.
-	storeFailures []Failure
+	storeFailures []integrity.Failure
 	storeWarning  string
 }
 
@@ -109,7 +86,7 @@ type chainJob struct {
 // particular order). Besides the chains it reports registered chains of which nothing remains, registry entries
 // naming a predecessor that is gone, chains missing from a registry in use (unregistered) and records with no
 // chain (unchained). It returns the number of registered chains.
-func VerifyPostgresEach(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, emit func(ChainReport) error) (int, error) {
+func VerifyPostgresEach(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet, emit func(integrity.ChainReport) error) (int, error) {
 	jobs, extra, registered, err := plan(ctx, pool, src, keys)
 	if err != nil {
 		return 0, err
@@ -190,7 +167,7 @@ feed:
 // plan reads everything small (registry, checkpoints, retention markers, the list of chains, unchained records)
 // and returns the chains to verify, the reports that need no records (registry findings, unchained rows) and the
 // number of registered chains.
-func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet) ([]chainJob, []ChainReport, int, error) {
+func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeySet) ([]chainJob, []integrity.ChainReport, int, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, 0, err
@@ -263,7 +240,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 	}
 
 	// Checkpoints.
-	cps := map[string][]Checkpoint{}
+	cps := map[string][]integrity.Checkpoint{}
 	{
 		q := fmt.Sprintf(`SELECT chain_id, tenant_id, last_seq, last_hash, key_id, signed_at, signature, withdrawn FROM %s WHERE true%s`, src.CheckpointsTable, tenantCond)
 		rows, err := c.Query(ctx, q, tenantArg...)
@@ -271,11 +248,11 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 			return nil, nil, 0, fmt.Errorf("reading checkpoints: %w", err)
 		}
 		for rows.Next() {
-			var cp Checkpoint
+			var cp integrity.Checkpoint
 			var withdrawn string
 			err := rows.Scan(&cp.ChainID, &cp.TenantID, &cp.LastSeq, &cp.LastHash, &cp.KeyID, &cp.SignedAt, &cp.Signature, &withdrawn)
 			if err == nil {
-				cp.Withdrawn, err = ParseRanges(withdrawn)
+				cp.Withdrawn, err = integrity.ParseRanges(withdrawn)
 			}
 			if err != nil {
 				rows.Close()
@@ -291,9 +268,9 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 
 	// The registry: every entry (it is small, one per chain and seal), so that a predecessor in another tenant
 	// is known too.
-	opened := map[string]*RegistryEntry{}
-	seals := map[string][]RegistryEntry{}
-	var regFailures []ChainReport
+	opened := map[string]*integrity.RegistryEntry{}
+	seals := map[string][]integrity.RegistryEntry{}
+	var regFailures []integrity.ChainReport
 	if ok, err := exists(src.registryTable()); err != nil {
 		return nil, nil, 0, err
 	} else if ok {
@@ -305,12 +282,12 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 			e := &entries[i]
 			if err := e.Verify(keys); err != nil {
 				if src.Tenant == "" || e.TenantID == src.Tenant {
-					regFailures = append(regFailures, ChainReport{ChainID: e.ChainID, TenantID: e.TenantID, Failures: []Failure{{
-						Kind: KindBadSignature, Detail: fmt.Sprintf("chain registry entry (%s at %d): %v", e.Kind, e.Seq, err)}}})
+					regFailures = append(regFailures, integrity.ChainReport{ChainID: e.ChainID, TenantID: e.TenantID, Failures: []integrity.Failure{{
+						Kind: integrity.KindBadSignature, Detail: fmt.Sprintf("chain registry entry (%s at %d): %v", e.Kind, e.Seq, err)}}})
 				}
 				continue
 			}
-			if e.Kind == RegistryOpened {
+			if e.Kind == integrity.RegistryOpened {
 				opened[e.ChainID] = e
 			} else {
 				seals[e.ChainID] = append(seals[e.ChainID], *e)
@@ -319,7 +296,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 	}
 
 	// Retention markers (written by the postgresaudit retention function).
-	markers := map[string][]RetentionMarker{}
+	markers := map[string][]integrity.RetentionMarker{}
 	if ok, err := exists(src.markersTable()); err != nil {
 		return nil, nil, 0, err
 	} else if ok {
@@ -330,7 +307,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 			return nil, nil, 0, fmt.Errorf("reading retention markers: %w", err)
 		}
 		for rows.Next() {
-			var m RetentionMarker
+			var m integrity.RetentionMarker
 			if err := rows.Scan(&m.TenantID, &m.ChainID, &m.FromSeq, &m.ToSeq, &m.Count, &m.Category, &m.Reason, &m.Cutoff,
 				&m.DeletedAt, &m.KeyID, &m.Signature); err != nil {
 				rows.Close()
@@ -361,7 +338,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 		}
 	}
 
-	var extra []ChainReport
+	var extra []integrity.ChainReport
 	extra = append(extra, regFailures...)
 	// The registry of each instance is a chain of chains: an entry naming a predecessor that is not registered
 	// means a whole chain was removed, registry entry included.
@@ -370,7 +347,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 			continue
 		}
 		if _, ok := opened[e.Link]; !ok {
-			extra = append(extra, ChainReport{ChainID: e.Link, Failures: []Failure{{Kind: KindDeleted,
+			extra = append(extra, integrity.ChainReport{ChainID: e.Link, Failures: []integrity.Failure{{Kind: integrity.KindDeleted,
 				Detail: fmt.Sprintf("the chain registry names chain %s as opened by instance %s before %s, but its registry entry is gone (the whole chain was removed)", e.Link, e.Instance, id)}}})
 		}
 	}
@@ -395,7 +372,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 				rows.Close()
 				return nil, nil, 0, fmt.Errorf("reading unchained records: %w", err)
 			}
-			extra = append(extra, ChainReport{TenantID: tenant, Records: int(n), Failures: []Failure{{Kind: KindUnchained, RecordID: id,
+			extra = append(extra, integrity.ChainReport{TenantID: tenant, Records: int(n), Failures: []integrity.Failure{{Kind: integrity.KindUnchained, RecordID: id,
 				Detail: fmt.Sprintf("%d records have no chain (chain_id is NULL), e.g. %s: not stored by the governance processor's chain", n, id)}}})
 		}
 		rows.Close()
@@ -413,11 +390,11 @@ func plan(ctx context.Context, pool *pgxpool.Pool, src Source, keys license.KeyS
 	for _, id := range ids {
 		ci := chains[id]
 		j := chainJob{id: id, tenant: ci.tenant, start: ci.start,
-			ev: Evidence{Checkpoints: cps[id], Seals: seals[id], Markers: markers[id], Anchored: !src.Since.IsZero()}}
+			ev: integrity.Evidence{Checkpoints: cps[id], Seals: seals[id], Markers: markers[id], Anchored: !src.Since.IsZero()}}
 		if e, ok := opened[id]; ok {
 			j.registered = true
 			if e.TenantID != ci.tenant {
-				j.regFailure = &Failure{Kind: KindInserted, Detail: fmt.Sprintf("the chain registry opened %s for tenant %s, its records name %s", id, e.TenantID, ci.tenant)}
+				j.regFailure = &integrity.Failure{Kind: integrity.KindInserted, Detail: fmt.Sprintf("the chain registry opened %s for tenant %s, its records name %s", id, e.TenantID, ci.tenant)}
 			}
 		} else {
 			j.registryInUse = len(opened) > 0
@@ -450,7 +427,7 @@ func scanPairs(ctx context.Context, c *pgx.Conn, q string, args []any, f func(a,
 }
 
 // LoadRegistry reads the chain registry (every tenant when tenant is "").
-func LoadRegistry(ctx context.Context, c *pgx.Conn, table, tenant string) ([]RegistryEntry, error) {
+func LoadRegistry(ctx context.Context, c *pgx.Conn, table, tenant string) ([]integrity.RegistryEntry, error) {
 	q := fmt.Sprintf(`SELECT kind, chain_id, tenant_id, instance, seq, link, lost, sealed_by, signed_at, key_id, signature FROM %s`, table)
 	var args []any
 	if tenant != "" {
@@ -462,13 +439,13 @@ func LoadRegistry(ctx context.Context, c *pgx.Conn, table, tenant string) ([]Reg
 		return nil, fmt.Errorf("reading the chain registry: %w", err)
 	}
 	defer rows.Close()
-	var out []RegistryEntry
+	var out []integrity.RegistryEntry
 	for rows.Next() {
-		var e RegistryEntry
+		var e integrity.RegistryEntry
 		var lost string
 		err := rows.Scan(&e.Kind, &e.ChainID, &e.TenantID, &e.Instance, &e.Seq, &e.Link, &lost, &e.SealedBy, &e.SignedAt, &e.KeyID, &e.Signature)
 		if err == nil {
-			e.Lost, err = ParseRanges(lost)
+			e.Lost, err = integrity.ParseRanges(lost)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the chain registry: %w", err)
@@ -480,16 +457,16 @@ func LoadRegistry(ctx context.Context, c *pgx.Conn, table, tenant string) ([]Reg
 
 // verifyStoredChain streams one chain's records (audit_logs and re-deliveries, in sequence order) through the
 // chain verifier, hashing batches on the hash pool while the next batch is read.
-func verifyStoredChain(ctx context.Context, pool *pgxpool.Pool, src Source, j *chainJob, keys license.KeySet, hp *hashPool) (ChainReport, error) {
-	v := newChainVerifier(j.id, j.tenant, j.ev, keys)
-	err := streamChain(ctx, pool, src, j.id, j.tenant, j.start, hp, func(e *Entry, ok bool) { v.add(e, ok) })
+func verifyStoredChain(ctx context.Context, pool *pgxpool.Pool, src Source, j *chainJob, keys license.KeySet, hp *hashPool) (integrity.ChainReport, error) {
+	v := integrity.NewChainVerifier(j.id, j.tenant, j.ev, keys)
+	err := streamChain(ctx, pool, src, j.id, j.tenant, j.start, hp, func(e *integrity.Entry, ok bool) { v.Add(e, ok) })
 	if err != nil {
-		return ChainReport{}, err
+		return integrity.ChainReport{}, err
 	}
-	rep := v.finish()
+	rep := v.Finish()
 	rep.Registered = j.registered
 	if j.regFailure != nil {
-		rep.Failures = append([]Failure{*j.regFailure}, rep.Failures...)
+		rep.Failures = append([]integrity.Failure{*j.regFailure}, rep.Failures...)
 	}
 	rep.Failures = append(rep.Failures, j.storeFailures...)
 	if j.storeWarning != "" {
@@ -499,11 +476,11 @@ func verifyStoredChain(ctx context.Context, pool *pgxpool.Pool, src Source, j *c
 	// that valid checkpoints cover was written by a holder of the signing key: a run whose registry entry could not
 	// be stored, e.g. with Postgres down for the whole run; it is reported as not registered, not as a failure.)
 	if j.registryInUse && rep.CoveredTo == 0 {
-		rep.Failures = append([]Failure{{Kind: KindUnregistered, Seq: rep.FirstSeq,
+		rep.Failures = append([]integrity.Failure{{Kind: integrity.KindUnregistered, Seq: rep.FirstSeq,
 			Detail: fmt.Sprintf("chain %s is not in the chain registry and nothing signed vouches for it: no collector opened it", j.id)}}, rep.Failures...)
 	}
 	if rep.Records == 0 && rep.CoveredTo == 0 && len(j.ev.Checkpoints) == 0 && !rep.Sealed && len(j.ev.Markers) == 0 && j.registered && src.Since.IsZero() {
-		rep.Failures = append(rep.Failures, Failure{Kind: KindDeleted, Seq: 1,
+		rep.Failures = append(rep.Failures, integrity.Failure{Kind: integrity.KindDeleted, Seq: 1,
 			Detail: "the chain is registered but none of its records, checkpoints or seals remain (the whole chain was removed)"})
 	}
 	return rep, nil
@@ -517,7 +494,7 @@ const (
 )
 
 type entryBatch struct {
-	entries []Entry
+	entries []integrity.Entry
 	ok      []bool
 	done    chan struct{}
 }
@@ -534,10 +511,10 @@ func newHashPool(n int) *hashPool {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			var hs entryHasher
+			var hs integrity.EntryHasher
 			for b := range p.jobs {
 				for i := range b.entries {
-					b.ok[i] = hs.matches(&b.entries[i])
+					b.ok[i] = hs.Matches(&b.entries[i])
 				}
 				close(b.done)
 			}
@@ -562,7 +539,7 @@ const fetchSize = 1024
 // Append over the partitions), never a scan of the whole table and a sort (which a UNION ALL ... ORDER BY gets
 // from the planner once a chain is a sizeable share of the table: every chain then costs a full scan and an
 // on-disk sort).
-func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, tenant string, from int64, hp *hashPool, f func(e *Entry, ok bool)) error {
+func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, tenant string, from int64, hp *hashPool, f func(e *integrity.Entry, ok bool)) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -602,7 +579,7 @@ func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, ten
 			}
 		}
 	}()
-	emit := func(batch []Entry) {
+	emit := func(batch []integrity.Entry) {
 		b := &entryBatch{entries: batch, ok: make([]bool, len(batch)), done: make(chan struct{})}
 		hp.jobs <- b
 		ordered <- b
@@ -619,13 +596,13 @@ func streamChain(ctx context.Context, pool *pgxpool.Pool, src Source, chain, ten
 // cursor buffers one FETCH of a chain's cursor.
 type cursor struct {
 	name string
-	buf  []Entry
+	buf  []integrity.Entry
 	pos  int
 	done bool
 }
 
 // head returns the cursor's next entry (fetching when its buffer is used up), nil at its end.
-func (c *cursor) head(ctx context.Context, conn *pgx.Conn) (*Entry, error) {
+func (c *cursor) head(ctx context.Context, conn *pgx.Conn) (*integrity.Entry, error) {
 	if c.pos < len(c.buf) {
 		return &c.buf[c.pos], nil
 	}
@@ -633,7 +610,7 @@ func (c *cursor) head(ctx context.Context, conn *pgx.Conn) (*Entry, error) {
 		return nil, nil
 	}
 	c.buf, c.pos = c.buf[:0], 0
-	err := readEntriesInto(ctx, conn, fmt.Sprintf("FETCH %d FROM %s", fetchSize, c.name), nil, func(e Entry) { c.buf = append(c.buf, e) })
+	err := readEntriesInto(ctx, conn, fmt.Sprintf("FETCH %d FROM %s", fetchSize, c.name), nil, func(e integrity.Entry) { c.buf = append(c.buf, e) })
 	if err != nil {
 		return nil, err
 	}
@@ -648,9 +625,9 @@ func (c *cursor) head(ctx context.Context, conn *pgx.Conn) (*Entry, error) {
 
 // mergeCursors hands the rows of two cursors ordered by chain_seq to f, merged by chain_seq (the first cursor's
 // row first on a tie), in batches of batchSize (f owns each batch).
-func mergeCursors(ctx context.Context, conn *pgx.Conn, a, b string, f func([]Entry)) error {
-	ca, cb := &cursor{name: a, buf: make([]Entry, 0, fetchSize)}, &cursor{name: b}
-	batch := make([]Entry, 0, batchSize)
+func mergeCursors(ctx context.Context, conn *pgx.Conn, a, b string, f func([]integrity.Entry)) error {
+	ca, cb := &cursor{name: a, buf: make([]integrity.Entry, 0, fetchSize)}, &cursor{name: b}
+	batch := make([]integrity.Entry, 0, batchSize)
 	for {
 		ea, err := ca.head(ctx, conn)
 		if err != nil {
@@ -675,19 +652,19 @@ func mergeCursors(ctx context.Context, conn *pgx.Conn, a, b string, f func([]Ent
 		}
 		if len(batch) == batchSize {
 			f(batch)
-			batch = make([]Entry, 0, batchSize)
+			batch = make([]integrity.Entry, 0, batchSize)
 		}
 	}
 }
 
 // readEntries runs q and hands its rows to f in batches of batchSize (f owns each batch).
-func readEntries(ctx context.Context, c *pgx.Conn, q string, args []any, f func([]Entry)) error {
-	batch := make([]Entry, 0, batchSize)
-	err := readEntriesInto(ctx, c, q, args, func(e Entry) {
+func readEntries(ctx context.Context, c *pgx.Conn, q string, args []any, f func([]integrity.Entry)) error {
+	batch := make([]integrity.Entry, 0, batchSize)
+	err := readEntriesInto(ctx, c, q, args, func(e integrity.Entry) {
 		batch = append(batch, e)
 		if len(batch) == batchSize {
 			f(batch)
-			batch = make([]Entry, 0, batchSize)
+			batch = make([]integrity.Entry, 0, batchSize)
 		}
 	})
 	if err != nil {
@@ -700,7 +677,7 @@ func readEntries(ctx context.Context, c *pgx.Conn, q string, args []any, f func(
 }
 
 // readEntriesInto runs q (binary results) and hands its rows to f one by one.
-func readEntriesInto(ctx context.Context, c *pgx.Conn, q string, args []any, f func(Entry)) error {
+func readEntriesInto(ctx context.Context, c *pgx.Conn, q string, args []any, f func(integrity.Entry)) error {
 	rows, err := c.Query(ctx, q, append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)...)
 	if err != nil {
 		return fmt.Errorf("reading audit records: %w", err)
@@ -708,7 +685,7 @@ func readEntriesInto(ctx context.Context, c *pgx.Conn, q string, args []any, f f
 	defer rows.Close()
 	fast := binaryColumns(rows.FieldDescriptions())
 	for rows.Next() {
-		var e Entry
+		var e integrity.Entry
 		var err error
 		if fast {
 			err = decodeEntry(rows.RawValues(), &e)
@@ -727,17 +704,17 @@ func readEntriesInto(ctx context.Context, c *pgx.Conn, q string, args []any, f f
 }
 
 // Load reads the chain entries and checkpoints of src, by chain id, all in memory (tests and small trails).
-func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, map[string][]Checkpoint, error) {
+func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]integrity.Entry, map[string][]integrity.Checkpoint, error) {
 	args := []any{}
 	where := []string{"chain_id IS NOT NULL"}
 	if src.Tenant != "" {
 		args = append(args, src.Tenant)
 		where = append(where, fmt.Sprintf("tenant_id = $%d", len(args)))
 	}
-	entries := map[string][]Entry{}
+	entries := map[string][]integrity.Entry{}
 	for _, table := range []string{src.Table, src.redeliveryTable()} {
 		q := fmt.Sprintf(`SELECT %s FROM %s WHERE %s`, audit.ColumnList(""), table, strings.Join(where, " AND "))
-		if err := readEntries(ctx, conn, q, args, func(b []Entry) {
+		if err := readEntries(ctx, conn, q, args, func(b []integrity.Entry) {
 			for _, e := range b {
 				entries[e.Record.ChainID] = append(entries[e.Record.ChainID], e)
 			}
@@ -756,13 +733,13 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 		return nil, nil, fmt.Errorf("reading checkpoints: %w", err)
 	}
 	defer rows.Close()
-	cps := map[string][]Checkpoint{}
+	cps := map[string][]integrity.Checkpoint{}
 	for rows.Next() {
-		var c Checkpoint
+		var c integrity.Checkpoint
 		var withdrawn string
 		err := rows.Scan(&c.ChainID, &c.TenantID, &c.LastSeq, &c.LastHash, &c.KeyID, &c.SignedAt, &c.Signature, &withdrawn)
 		if err == nil {
-			c.Withdrawn, err = ParseRanges(withdrawn)
+			c.Withdrawn, err = integrity.ParseRanges(withdrawn)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading checkpoints: %w", err)
@@ -770,50 +747,4 @@ func Load(ctx context.Context, conn *pgx.Conn, src Source) (map[string][]Entry, 
 		cps[c.ChainID] = append(cps[c.ChainID], c)
 	}
 	return entries, cps, rows.Err()
-}
-
-var errNotBinary = errors.New("unexpected column type")
-
-// entryHasher checks records against their record_hash, memoising the canonical form of the JSON column values it
-// has seen (bounded) and reusing its buffer. Not safe for concurrent use.
-type entryHasher struct {
-	memo map[string][]byte
-	buf  []byte
-}
-
-// memoLimit bounds the memo (distinct JSON values, each well under the column caps); it is emptied when full.
-const memoLimit = 4096
-
-func (h *entryHasher) canonical(raw []byte) ([]byte, error) {
-	if c, ok := h.memo[string(raw)]; ok {
-		return c, nil
-	}
-	c, err := audit.CanonicalJSON(raw)
-	if err != nil {
-		return nil, err
-	}
-	if h.memo == nil || len(h.memo) >= memoLimit {
-		h.memo = make(map[string][]byte, memoLimit)
-	}
-	h.memo[string(raw)] = []byte(c)
-	return []byte(c), nil
-}
-
-func (h *entryHasher) matches(e *Entry) bool {
-	var js audit.StoredJSON
-	var err error
-	for _, p := range []struct {
-		dst *[]byte
-		src []byte
-	}{{&js.PolicyDetails, e.JSON.PolicyDetails}, {&js.Obligations, e.JSON.Obligations}, {&js.ComplianceFlags, e.JSON.ComplianceFlags},
-		{&js.SecurityMetrics, e.JSON.SecurityMetrics}, {&js.Metadata, e.JSON.Metadata}} {
-		if *p.dst, err = h.canonical(p.src); err != nil {
-			return false
-		}
-	}
-	h.buf, err = e.Record.AppendCanonicalPrepared(h.buf[:0], &js)
-	if err != nil {
-		return false
-	}
-	return audit.HashOf(h.buf) == e.Record.RecordHash
 }

@@ -1,4 +1,4 @@
-package integrity
+package store
 
 import (
 	"context"
@@ -11,19 +11,26 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
-// Store is the governance processor's access to the stored trail (integrity.postgres_dsn): it writes the chain
+func init() { _ = integrity.RegisterChainStore(OpenChains) }
+
+// Chains is the integrity.ChainStore the governance processor opens (integrity.postgres_dsn): it writes the chain
 // registry and seals the chains a crashed run of the same instance left with an unsigned tail. It never writes
 // audit records or checkpoints (the exporters do).
-type Store struct {
+type Chains struct {
 	pool *pgxpool.Pool
 	src  Source
 }
 
-// NewStore prepares a connection pool to dsn (connections are made on first use, so an unreachable database does
-// not stop the collector from starting). table and checkpoints are the postgresaudit exporter's table names.
-func NewStore(dsn, table, checkpoints string) (*Store, error) {
+var _ integrity.ChainStore = (*Chains)(nil)
+
+// OpenChains prepares a connection pool to dsn (connections are made on first use, so an unreachable database does
+// not stop the collector from starting) for the tables t (the postgresaudit exporter's). It is the
+// integrity.ChainStoreOpener this package registers.
+func OpenChains(dsn string, t storeconfig.Tables) (integrity.ChainStore, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("integrity: postgres_dsn is not a valid Postgres connection string")
@@ -35,14 +42,14 @@ func NewStore(dsn, table, checkpoints string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("integrity: %w", err)
 	}
-	return &Store{pool: pool, src: Source{Table: table, CheckpointsTable: checkpoints}}, nil
+	return &Chains{pool: pool, src: Source{Table: t.Records, CheckpointsTable: t.Checkpoints}}, nil
 }
 
 // Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Chains) Close() { s.pool.Close() }
 
 // Register stores registry entries (idempotent).
-func (s *Store) Register(ctx context.Context, entries []RegistryEntry) error {
+func (s *Chains) Register(ctx context.Context, entries []integrity.RegistryEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -57,7 +64,7 @@ func (s *Store) Register(ctx context.Context, entries []RegistryEntry) error {
 }
 
 // InstanceHead returns the newest chain instance opened (per the registry), for the next chain to name it.
-func (s *Store) InstanceHead(ctx context.Context, instance string) (string, error) {
+func (s *Chains) InstanceHead(ctx context.Context, instance string) (string, error) {
 	var id string
 	err := s.pool.QueryRow(ctx, "SELECT chain_id FROM "+s.src.registryTable()+
 		" WHERE kind = 'opened' AND instance = $1 ORDER BY signed_at DESC, chain_id DESC LIMIT 1", instance).Scan(&id)
@@ -67,20 +74,13 @@ func (s *Store) InstanceHead(ctx context.Context, instance string) (string, erro
 	return id, err
 }
 
-// SealResult is what Seal did for one chain.
-type SealResult struct {
-	Entry *RegistryEntry // the seal signed and stored (nil: nothing to seal)
-	Err   error          // the stored tail did not check out (not sealed), or the database failed
-	Chain string
-}
-
 // Seal finds the chains instance opened in earlier runs (own reports whether a chain belongs to the running one)
 // whose stored records go beyond everything signed for them, checks the stored tail (every record's hash, the links
 // from the last signed record on) and signs a seal vouching for it up to its last record, naming the sequence
 // numbers in between that never arrived. A tail that does not check out is not sealed: verify reports it. Chains
 // with nothing stored and nothing signed are sealed empty (Seq 0). Run it again when more may arrive (a persistent
 // queue or the fallback file delivering the crashed run's records late): a later seal supersedes.
-func (s *Store) Seal(ctx context.Context, instance string, own func(chainID string) bool, sealedBy string, key ed25519.PrivateKey, keyID string, now time.Time) ([]SealResult, error) {
+func (s *Chains) Seal(ctx context.Context, instance string, own func(chainID string) bool, sealedBy string, key ed25519.PrivateKey, keyID string, now time.Time) ([]integrity.SealResult, error) {
 	rows, err := s.pool.Query(ctx, "SELECT chain_id, tenant_id FROM "+s.src.registryTable()+" WHERE kind = 'opened' AND instance = $1", instance)
 	if err != nil {
 		return nil, err
@@ -101,11 +101,11 @@ func (s *Store) Seal(ctx context.Context, instance string, own func(chainID stri
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var out []SealResult
+	var out []integrity.SealResult
 	for _, c := range chains {
 		e, err := s.sealChain(ctx, c.id, c.tenant, instance, sealedBy, key, keyID, now)
 		if e != nil || err != nil {
-			out = append(out, SealResult{Entry: e, Err: err, Chain: c.id})
+			out = append(out, integrity.SealResult{Entry: e, Err: err, Chain: c.id})
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -114,7 +114,7 @@ func (s *Store) Seal(ctx context.Context, instance string, own func(chainID stri
 	return out, nil
 }
 
-func (s *Store) sealChain(ctx context.Context, id, tenant, instance, sealedBy string, key ed25519.PrivateKey, keyID string, now time.Time) (*RegistryEntry, error) {
+func (s *Chains) sealChain(ctx context.Context, id, tenant, instance, sealedBy string, key ed25519.PrivateKey, keyID string, now time.Time) (*integrity.RegistryEntry, error) {
 	var covered int64
 	var coveredHash string
 	signedAny := false
@@ -147,9 +147,9 @@ func (s *Store) sealChain(ctx context.Context, id, tenant, instance, sealedBy st
 			return nil, nil
 		}
 		// Opened, nothing stored, nothing signed: the run died before any of its records arrived.
-		e := &RegistryEntry{Kind: RegistrySealed, ChainID: id, TenantID: tenant, Instance: instance, SealedBy: sealedBy, SignedAt: now}
+		e := &integrity.RegistryEntry{Kind: integrity.RegistrySealed, ChainID: id, TenantID: tenant, Instance: instance, SealedBy: sealedBy, SignedAt: now}
 		e.Sign(key, keyID)
-		return e, s.Register(ctx, []RegistryEntry{*e})
+		return e, s.Register(ctx, []integrity.RegistryEntry{*e})
 	}
 
 	// The stored tail after the last signed record: every record must match its hash and link to its predecessor
@@ -161,16 +161,16 @@ func (s *Store) sealChain(ctx context.Context, id, tenant, instance, sealedBy st
 	defer conn.Release()
 	q := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE chain_id = $1 AND chain_seq > $2 UNION ALL SELECT %[1]s FROM %[3]s WHERE chain_id = $1 AND chain_seq > $2 ORDER BY chain_seq`,
 		audit.ColumnList(""), s.src.Table, s.src.redeliveryTable())
-	var lost Ranges
+	var lost integrity.Ranges
 	prevSeq, prevHash := covered, coveredHash
 	var bad error
-	err = readEntries(ctx, conn.Conn(), q, []any{id, covered}, func(batch []Entry) {
+	err = readEntries(ctx, conn.Conn(), q, []any{id, covered}, func(batch []integrity.Entry) {
 		for i := range batch {
 			r := &batch[i].Record
 			if bad != nil {
 				return
 			}
-			h, err := hashEntry(&batch[i], r.ChainSeq)
+			h, err := integrity.HashEntry(&batch[i], r.ChainSeq)
 			switch {
 			case err != nil || h != r.RecordHash:
 				bad = fmt.Errorf("record %d does not match its record_hash", r.ChainSeq)
@@ -195,8 +195,8 @@ func (s *Store) sealChain(ctx context.Context, id, tenant, instance, sealedBy st
 	if prevSeq <= covered {
 		return nil, nil
 	}
-	e := &RegistryEntry{Kind: RegistrySealed, ChainID: id, TenantID: tenant, Instance: instance, Seq: prevSeq, Link: prevHash,
+	e := &integrity.RegistryEntry{Kind: integrity.RegistrySealed, ChainID: id, TenantID: tenant, Instance: instance, Seq: prevSeq, Link: prevHash,
 		Lost: lost, SealedBy: sealedBy, SignedAt: now}
 	e.Sign(key, keyID)
-	return e, s.Register(ctx, []RegistryEntry{*e})
+	return e, s.Register(ctx, []integrity.RegistryEntry{*e})
 }

@@ -1,8 +1,9 @@
-package integrity
+package store
 
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // columnFields are the entries of audit.Fields that are columns, in the order of audit.Columns.
@@ -63,11 +65,13 @@ func binaryColumns(fds []pgconn.FieldDescription) bool {
 	return true
 }
 
+var errNotBinary = errors.New("unexpected column type")
+
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // decodeEntry decodes one row of audit.Columns in binary format. The row's text and JSON values are copied into one
 // allocation that the record's strings and JSON slices share (the decoder's cost is mostly allocation otherwise).
-func decodeEntry(vals [][]byte, e *Entry) error {
+func decodeEntry(vals [][]byte, e *integrity.Entry) error {
 	r := &e.Record
 	n := 0
 	for _, v := range vals {
@@ -210,7 +214,7 @@ func textArray(v []byte) ([]string, error) {
 
 // scanEntry reads a row with pgx's Scan (any column types Postgres can convert). Optional text and chain_seq may
 // be NULL (then "" and 0).
-func scanEntry(rows pgx.Rows, e *Entry) error {
+func scanEntry(rows pgx.Rows, e *integrity.Entry) error {
 	r := &e.Record
 	var (
 		opt  [maxColumns]*string

@@ -1,4 +1,4 @@
-package integrity
+package store
 
 import (
 	"testing"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
 )
 
 // columnOIDs are the audit_logs column types (migrations/001_audit_logs.sql) by field kind.
@@ -88,10 +89,10 @@ func TestRowReadersAgreeWithTheFieldTable(t *testing.T) {
 		rows := encodeRow(t, &r)
 		require.True(t, binaryColumns(rows.fds))
 
-		var fast, slow Entry
+		var fast, slow integrity.Entry
 		require.NoError(t, decodeEntry(rows.vals, &fast))
 		require.NoError(t, scanEntry(rows, &slow))
-		for _, e := range []*Entry{&fast, &slow} {
+		for _, e := range []*integrity.Entry{&fast, &slow} {
 			got := e.Record
 			got.Timestamp, got.ReceivedAt = got.Timestamp.UTC(), got.ReceivedAt.UTC()
 			want := r
