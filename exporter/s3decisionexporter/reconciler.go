@@ -25,7 +25,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
-	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
+	auditstore "github.com/govcol/govcol/internal/store"
 )
 
 // The reconciler (README "Reconciler") makes the store complete: it reads audit_logs read-only, slice by slice of
@@ -305,38 +306,27 @@ type pending struct {
 // reconcileRange reconciles the rows with event time in [from, to) received before cutoff.
 func (r *reconciler) reconcileRange(ctx context.Context, from, to, cutoff time.Time) (RangeResult, error) {
 	var res RangeResult
-	q := fmt.Sprintf(`SELECT row_to_json(a)::text FROM %s a WHERE "timestamp" >= $1 AND "timestamp" < $2 AND received_at < $3`,
-		pgx.Identifier{r.cfg.Reconcile.Table}.Sanitize())
-	rows, err := r.conn.Query(ctx, q, from, to, cutoff)
-	if err != nil {
-		return res, err
-	}
+	q := auditstore.SelectRecords(r.cfg.Reconcile.Table) + ` WHERE "timestamp" >= $1 AND "timestamp" < $2 AND received_at < $3`
 	var sel []pending
-	for rows.Next() {
-		var text string
-		if err := rows.Scan(&text); err != nil {
-			rows.Close()
-			return res, err
-		}
+	err := auditstore.ReadRecords(ctx, r.conn, q, []any{from, to, cutoff}, func(e *integrity.Entry) error {
 		res.Rows++
-		var rec audit.Record
-		if err := json.Unmarshal([]byte(text), &rec); err != nil {
-			rows.Close()
-			return res, fmt.Errorf("decoding a stored record: %w", err)
+		if err := auditstore.DecodeStoredJSON(e); err != nil {
+			return fmt.Errorf("decoding a stored record: %w", err)
 		}
-		if !r.e.sel.selectsRecord(ctx, &rec) {
-			continue
+		rec := &e.Record
+		if !r.e.sel.selectsRecord(ctx, rec) {
+			return nil
 		}
-		d := newDecision(&rec, "")
+		d := newDecision(rec, "")
 		body, err := d.body()
 		if err != nil {
-			continue
+			return nil
 		}
 		hour, _ := d.hourOf()
 		sel = append(sel, pending{id: d.DecisionID, hour: hour, key: objectKey(r.cfg.Prefix, &d), body: body})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	res.Selected = int64(len(sel))

@@ -2,7 +2,6 @@ package s3decisionexporter
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -19,7 +18,9 @@ import (
 	"github.com/govcol/govcol/exporter/postgresauditexporter"
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/audittest"
+	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pgtest"
+	auditstore "github.com/govcol/govcol/internal/store"
 )
 
 // storeInPostgres writes ld to audit_logs through the real postgresaudit exporter and waits until every record is
@@ -48,18 +49,14 @@ func storedRecords(t testing.TB, dsn string) map[string]audit.Record {
 	conn, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), "SELECT row_to_json(a)::text FROM audit_logs a")
-	require.NoError(t, err)
-	defer rows.Close()
 	out := map[string]audit.Record{}
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		var r audit.Record
-		require.NoError(t, json.Unmarshal([]byte(s), &r))
-		out[r.DecisionID] = r
-	}
-	require.NoError(t, rows.Err())
+	require.NoError(t, auditstore.ReadRecords(context.Background(), conn, auditstore.SelectRecords("audit_logs"), nil, func(e *integrity.Entry) error {
+		if err := auditstore.DecodeStoredJSON(e); err != nil {
+			return err
+		}
+		out[e.Record.DecisionID] = e.Record
+		return nil
+	}))
 	return out
 }
 
