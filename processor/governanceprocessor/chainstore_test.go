@@ -2,15 +2,16 @@ package governanceprocessor
 
 import (
 	"context"
-	"path/filepath"
+	"crypto/ed25519"
+	"encoding/base64"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/govcol/govcol/internal/integrity"
-	lic "github.com/govcol/govcol/internal/license"
 )
 
 // The processor opens the chain store through integrity.OpenChainStore; internal/store registers the implementation
@@ -20,16 +21,12 @@ import (
 func TestPostgresDSNWithoutChainStoreFails(t *testing.T) {
 	prev := integrity.RegisterChainStore(nil)
 	t.Cleanup(func() { integrity.RegisterChainStore(prev) })
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "audit.key")
-	_, err := lic.WriteKeyPair(keyFile, filepath.Join(dir, "audit.pub.pem"))
-	require.NoError(t, err)
 	cfg := createDefaultConfig().(*Config)
 	cfg.QueryHashKey = "0123456789abcdef0123456789abcdef"
-	cfg.Integrity.SigningKeyFile = keyFile
+	cfg.Integrity.SigningKey = configopaque.String(base64.StdEncoding.EncodeToString(make([]byte, ed25519.SeedSize))) // an inline seed
 	cfg.Integrity.PostgresDSN = "postgres://govcol@127.0.0.1:1/audit"
 	require.NoError(t, cfg.Validate())
-	_, err = NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(NewFactory().Type()), cfg, new(consumertest.LogsSink))
+	_, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(NewFactory().Type()), cfg, new(consumertest.LogsSink))
 	require.ErrorIs(t, err, integrity.ErrNoChainStore)
 	require.ErrorContains(t, err, "links no chain store")
 }
