@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/pgtest"
 )
 
@@ -36,18 +36,19 @@ func BenchmarkExporterVsRawCopy(b *testing.B) {
 		raw := startExporter(b, testConfig(b, rawDSN), nil)
 		rowBatches := make([][]row, batchCount)
 		for i, ld := range logs {
-			recs, _, bad := raw.convert(ld)
+			rows, _, bad := raw.convertRows(ld)
 			require.Empty(b, bad)
-			rowBatches[i] = make([]row, len(recs))
-			for j := range recs {
-				rowBatches[i][j], _ = newRow(&recs[j])
-			}
+			rowBatches[i] = rows
 		}
+		copySQL := "COPY audit_logs (" + audit.ColumnList("") + ") FROM STDIN (FORMAT binary)"
 		start := time.Now()
 		for _, rows := range rowBatches {
-			n, err := raw.pool.CopyFrom(ctx, pgx.Identifier{"audit_logs"}, columns, &copySource{rows: rows})
+			conn, err := raw.pool.Acquire(ctx)
 			require.NoError(b, err)
-			require.EqualValues(b, len(rows), n)
+			tag, err := conn.Conn().PgConn().CopyFrom(ctx, newCopyReader(rows), copySQL)
+			conn.Release()
+			require.NoError(b, err)
+			require.EqualValues(b, len(rows), tag.RowsAffected())
 		}
 		rawRate := float64(total) / time.Since(start).Seconds()
 

@@ -190,8 +190,8 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 }
 
 func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	recs, cps, bad := e.convert(ld)
-	if len(recs) == 0 && len(cps) == 0 {
+	rows, cps, bad := e.convertRows(ld)
+	if len(rows) == 0 && len(cps) == 0 {
 		e.deadLetter(ctx, bad)
 		return nil
 	}
@@ -199,7 +199,7 @@ func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	var key *batchKey
 	keyNow := func() batchKey {
 		if key == nil {
-			k := keyOf(recs, cps)
+			k := keyOfRows(rows, cps)
 			key = &k
 		}
 		return *key
@@ -207,7 +207,7 @@ func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if len(bad) > 0 && !e.isPending(keyNow()) { // a retry of the batch: its malformed and oversize records were dead-lettered already
 		e.deadLetter(ctx, bad)
 	}
-	err := e.store(ctx, recs, cps)
+	_, err := e.storeRows(ctx, rows, cps)
 	if err == nil {
 		if e.anyPending() {
 			e.settled(keyNow())
@@ -219,14 +219,14 @@ func (e *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	first := e.failed(keyNow(), ld)
 	if e.spillAfter >= 0 && !e.spilling.Load() && e.now().Sub(first) < e.spillAfter {
-		return fmt.Errorf("postgresaudit: writing %d records: %s", len(recs), safeError(err))
+		return fmt.Errorf("postgresaudit: writing %d records: %s", len(rows), safeError(err))
 	}
-	if serr := e.spill(recs, cps); serr != nil {
+	if serr := e.spill(recsOf(rows), cps); serr != nil {
 		e.logger.Error("Postgres unreachable and the fallback file refused the batch", zap.Error(serr))
 		return serr
 	}
 	e.logger.Warn("Postgres unreachable beyond the retry budget; batch spilled to the fallback file",
-		zap.Int("records", len(recs)), zap.String("error", safeError(err)), zap.String("path", e.cfg.Fallback.Path))
+		zap.Int("records", len(rows)), zap.String("error", safeError(err)), zap.String("path", e.cfg.Fallback.Path))
 	e.settled(keyNow())
 	return nil
 }
@@ -256,7 +256,17 @@ func (e *auditExporter) reportFallback() {
 // written). The caps are the last line of defence: the governance processor builds records within them, and an
 // oversize value must become a dead letter of its own, never a batch Postgres refuses.
 func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Checkpoint, []deadLetter) {
-	recs := make([]audit.Record, 0, ld.LogRecordCount())
+	rows, cps, bad := e.convertRows(ld)
+	return recsOf(rows), cps, bad
+}
+
+// convertRows is convert with each record prepared for COPY (newRow): every record is read from its attributes,
+// its JSON columns encoded and its caps checked once.
+func (e *auditExporter) convertRows(ld plog.Logs) ([]row, []integrity.Checkpoint, []deadLetter) {
+	n := ld.LogRecordCount()
+	// recs holds the records the rows point to; it never grows past n, so the pointers stay valid.
+	recs := make([]audit.Record, 0, n)
+	rows := make([]row, 0, n)
 	var cps []integrity.Checkpoint
 	var bad []deadLetter
 	rls := ld.ResourceLogs()
@@ -276,22 +286,27 @@ func (e *auditExporter) convert(ld plog.Logs) ([]audit.Record, []integrity.Check
 					continue
 				}
 				rec, err := audit.FromLogRecord(rl.Resource(), lrs.At(k))
-				if err == nil {
-					_, err = newRow(&rec)
-				}
 				if err != nil {
 					bad = append(bad, deadLetter{Reason: reasonMalformed, Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
 					continue
 				}
-				if err := rec.CheckCaps(); err != nil {
+				recs = append(recs, rec)
+				r, err := newRow(&recs[len(recs)-1])
+				if err != nil {
+					recs = recs[:len(recs)-1]
+					bad = append(bad, deadLetter{Reason: reasonMalformed, Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
+					continue
+				}
+				if err := r.checkCaps(); err != nil {
+					recs = recs[:len(recs)-1]
 					bad = append(bad, oversizeLetter(rec, err))
 					continue
 				}
-				recs = append(recs, rec)
+				rows = append(rows, r)
 			}
 		}
 	}
-	return recs, cps, bad
+	return rows, cps, bad
 }
 
 // rawLogRecord keeps what a malformed record carried, for an operator. A record the governance processor stamped

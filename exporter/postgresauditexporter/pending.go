@@ -18,6 +18,15 @@ import (
 type batchKey [sha256.Size]byte
 
 func keyOf(recs []audit.Record, cps []integrity.Checkpoint) batchKey {
+	rows := make([]row, len(recs))
+	for i := range recs {
+		rows[i].rec = &recs[i]
+	}
+	return keyOfRows(rows, cps)
+}
+
+// keyOfRows is keyOf of the records of rows.
+func keyOfRows(rows []row, cps []integrity.Checkpoint) batchKey {
 	h := sha256.New()
 	var n [8]byte
 	field := func(s string) {
@@ -29,10 +38,11 @@ func keyOf(recs []audit.Record, cps []integrity.Checkpoint) batchKey {
 		binary.BigEndian.PutUint64(n[:], uint64(v))
 		h.Write(n[:])
 	}
-	for i := range recs {
-		field(recs[i].ID)
-		field(recs[i].ChainID)
-		num(recs[i].ChainSeq)
+	for i := range rows {
+		r := rows[i].rec
+		field(r.ID)
+		field(r.ChainID)
+		num(r.ChainSeq)
 	}
 	h.Write([]byte{0xff}) // records end
 	for i := range cps {

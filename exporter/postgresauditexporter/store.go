@@ -21,18 +21,19 @@ import (
 // caller retries or spills the whole batch (stored rows dedupe), and nothing was dead-lettered by that attempt, so a
 // retry or a replay finds and dead-letters the refused rows once.
 func (e *auditExporter) store(ctx context.Context, recs []audit.Record, cps []integrity.Checkpoint) error {
-	_, err := e.storeIsolating(ctx, recs, cps)
+	_, err := e.storeRows(ctx, rowsOf(recs), cps)
 	return err
 }
 
 // storeIsolating is store, and returns how many of recs were dead-lettered.
 func (e *auditExporter) storeIsolating(ctx context.Context, recs []audit.Record, cps []integrity.Checkpoint) (int, error) {
+	return e.storeRows(ctx, rowsOf(recs), cps)
+}
+
+// storeRows is storeIsolating for prepared rows (convertRows).
+func (e *auditExporter) storeRows(ctx context.Context, rows []row, cps []integrity.Checkpoint) (int, error) {
 	if err := e.ensureReady(ctx); err != nil {
 		return 0, err
-	}
-	rows := make([]row, len(recs))
-	for i := range recs {
-		rows[i], _ = newRow(&recs[i]) // checked in convert / decode
 	}
 	err := e.writeRows(ctx, rows, cps)
 	if err == nil || !isPermanent(err) {

@@ -3,11 +3,9 @@ package postgresauditexporter // import "github.com/govcol/govcol/exporter/postg
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,50 +14,16 @@ import (
 	"github.com/govcol/govcol/internal/integrity"
 )
 
-// columns of audit_logs in the order COPY sends them; rowValues follows the same order.
-var columns = audit.Columns
-
-// row is one record ready for COPY: the decision id parsed, the JSON columns encoded.
-type row struct {
-	rec        *audit.Record
-	decisionID uuid.UUID
-}
-
-// newRow checks what Postgres would refuse for this record alone (a malformed decision id).
-func newRow(rec *audit.Record) (row, error) {
-	id, err := uuid.Parse(rec.DecisionID)
-	if err != nil {
-		return row{}, fmt.Errorf("audit record %s: decision_id is not a UUID", rec.ID)
-	}
-	return row{rec: rec, decisionID: id}, nil
-}
-
-// values are the COPY values of the row, in the order of columns, as the field table gives them (audit.Field.
-// ColumnValue: an absent optional text value is NULL, so the session_id index stays partial on NOT NULL).
-func (r row) values(dst []any) []any {
-	return r.rec.AppendColumnValues(dst[:0], r.decisionID)
-}
-
-// copySource streams rows to COPY without building them all up front.
-type copySource struct {
-	rows []row
-	i    int
-	buf  []any
-}
-
-func (s *copySource) Next() bool { s.i++; return s.i <= len(s.rows) }
-func (s *copySource) Values() ([]any, error) {
-	s.buf = s.rows[s.i-1].values(s.buf)
-	return s.buf, nil
-}
-func (s *copySource) Err() error { return nil }
-
-// writer stores batches idempotently: COPY into a per-connection temporary staging table, then INSERT ... SELECT ...
-// ON CONFLICT DO NOTHING into the audit table, in one transaction. A retried or replayed batch inserts only the rows
-// not stored yet.
+// writer stores batches idempotently, in one transaction per batch. A batch is first COPied straight into the audit
+// table (under a savepoint); when a row of it is stored already (a retried, replayed or re-delivered batch: unique
+// violation), that COPY is rolled back and the batch takes the conflict path: COPY into a per-connection temporary
+// staging table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING into the audit table, which inserts only the rows
+// not stored yet. New rows, nearly every batch, are written once instead of twice.
 type writer struct {
 	pool          *pgxpool.Pool
 	staging       string
+	copySQL       string
+	stageSQL      string
 	createSQL     string
 	insertSQL     string
 	checkpointSQL string
@@ -69,8 +33,10 @@ func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 	staging := table + "_staging"
 	list := audit.ColumnList("")
 	return &writer{
-		pool:    pool,
-		staging: staging,
+		pool:     pool,
+		staging:  staging,
+		copySQL:  "COPY " + table + " (" + list + ") FROM STDIN (FORMAT binary)",
+		stageSQL: "COPY " + staging + " (" + list + ") FROM STDIN (FORMAT binary)",
 		// The staging table lives as long as the connection; ON COMMIT DELETE ROWS empties it after every batch.
 		createSQL: "CREATE TEMP TABLE IF NOT EXISTS " + staging + " (LIKE " + table + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
 		// The rows ON CONFLICT skipped that carry a new chain position (a re-delivered record chained again) are kept
@@ -105,13 +71,7 @@ func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoi
 		}
 	}()
 	if len(rows) > 0 {
-		if _, err = tx.Exec(ctx, w.createSQL); err != nil {
-			return 0, err
-		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{w.staging}, columns, &copySource{rows: rows}); err != nil {
-			return 0, err
-		}
-		if err = tx.QueryRow(ctx, w.insertSQL).Scan(&inserted); err != nil {
+		if inserted, err = w.copyRows(ctx, tx, rows); err != nil {
 			return 0, err
 		}
 	}
@@ -125,6 +85,37 @@ func (w *writer) write(ctx context.Context, rows []row, cps []integrity.Checkpoi
 		return 0, err
 	}
 	return inserted, nil
+}
+
+// copyRows COPies rows into the audit table, or through the staging table when one of them is stored already.
+func (w *writer) copyRows(ctx context.Context, tx pgx.Tx, rows []row) (int64, error) {
+	pc := tx.Conn().PgConn()
+	if _, err := tx.Exec(ctx, "SAVEPOINT direct_copy"); err != nil {
+		return 0, err
+	}
+	tag, err := pc.CopyFrom(ctx, newCopyReader(rows), w.copySQL)
+	if err == nil {
+		if _, err = tx.Exec(ctx, "RELEASE SAVEPOINT direct_copy"); err != nil {
+			return 0, err
+		}
+		return tag.RowsAffected(), nil
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+		return 0, err
+	}
+	if _, err = tx.Exec(ctx, "ROLLBACK TO SAVEPOINT direct_copy"); err != nil {
+		return 0, err
+	}
+	if _, err = tx.Exec(ctx, w.createSQL); err != nil {
+		return 0, err
+	}
+	if _, err = pc.CopyFrom(ctx, newCopyReader(rows), w.stageSQL); err != nil {
+		return 0, err
+	}
+	var inserted int64
+	err = tx.QueryRow(ctx, w.insertSQL).Scan(&inserted)
+	return inserted, err
 }
 
 // isPermanent reports whether err is about the data (the same rows would fail again, so the batch is split and the
@@ -170,3 +161,6 @@ func planRetention(cats []RetentionCategory) []retentionPlan {
 	sort.Slice(plans, func(i, j int) bool { return plans[i].prefix < plans[j].prefix })
 	return plans
 }
+
+// uniqueViolation is SQLSTATE 23505: a row of a direct COPY is stored already.
+const uniqueViolation = "23505"
