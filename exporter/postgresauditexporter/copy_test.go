@@ -128,14 +128,19 @@ func TestCheckCapsMatchesAudit(t *testing.T) {
 	base := recs[0]
 	big := strings.Repeat("x", audit.MaxJSONColumnBytes)
 	cases := map[string]func(r *audit.Record){
-		"within":          func(*audit.Record) {},
-		"text":            func(r *audit.Record) { r.RequestID = strings.Repeat("r", audit.MaxIdentifierBytes+1) },
-		"uuid":            func(r *audit.Record) { r.DecisionID = strings.Repeat("d", 37) },
-		"list element":    func(r *audit.Record) { r.RedactedFields = []string{"ok", strings.Repeat("p", audit.MaxFieldPathBytes+1)} },
-		"metadata":        func(r *audit.Record) { r.Metadata = map[string]any{"big": big} },
-		"policy_details":  func(r *audit.Record) { r.PolicyDetails.Reasons = []string{big} },
-		"text and json":   func(r *audit.Record) { r.Metadata = map[string]any{"big": big}; r.UserEmail = strings.Repeat("u", 400) },
-		"list and json":   func(r *audit.Record) { r.PIITypes = []string{strings.Repeat("t", 200)}; r.Metadata = map[string]any{"big": big} },
+		"within": func(*audit.Record) {},
+		"text":   func(r *audit.Record) { r.RequestID = strings.Repeat("r", audit.MaxIdentifierBytes+1) },
+		"uuid":   func(r *audit.Record) { r.DecisionID = strings.Repeat("d", 37) },
+		"list element": func(r *audit.Record) {
+			r.RedactedFields = []string{"ok", strings.Repeat("p", audit.MaxFieldPathBytes+1)}
+		},
+		"metadata":       func(r *audit.Record) { r.Metadata = map[string]any{"big": big} },
+		"policy_details": func(r *audit.Record) { r.PolicyDetails.Reasons = []string{big} },
+		"text and json":  func(r *audit.Record) { r.Metadata = map[string]any{"big": big}; r.UserEmail = strings.Repeat("u", 400) },
+		"list and json": func(r *audit.Record) {
+			r.PIITypes = []string{strings.Repeat("t", 200)}
+			r.Metadata = map[string]any{"big": big}
+		},
 		"content at cap":  func(r *audit.Record) { r.Query = strings.Repeat("q", audit.MaxContentColumnBytes) },
 		"content above":   func(r *audit.Record) { r.ResponseSample = strings.Repeat("q", audit.MaxContentColumnBytes+1) },
 		"unicode at edge": func(r *audit.Record) { r.ToolName = strings.Repeat("é", audit.MaxIdentifierBytes/2) },
