@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
@@ -21,6 +22,9 @@ import (
 // audit_logs row (reconciler, recordLogs).
 type selector struct {
 	cond *ottl.Condition[*ottllog.TransformContext]
+	// native is the default selection evaluated in Go, without an OTTL transform context per record: set when the
+	// configured condition is DefaultSelection (TestDefaultSelectionNative keeps the two equal).
+	native func(lr plog.LogRecord) bool
 }
 
 func newSelector(expr string, set component.TelemetrySettings) (*selector, error) {
@@ -35,12 +39,37 @@ func newSelector(expr string, set component.TelemetrySettings) (*selector, error
 	if err != nil {
 		return nil, fmt.Errorf("s3decision: selection is not a valid OTTL condition: %w", err)
 	}
-	return &selector{cond: c}, nil
+	sel := &selector{cond: c}
+	if strings.TrimSpace(expr) == DefaultSelection {
+		sel.native = defaultSelects
+	}
+	return sel, nil
+}
+
+// defaultSelects is DefaultSelection with OTTL's comparison rules: a missing attribute or one of another type is
+// not equal to a string (so a record without audit.policy_decision is selected).
+func defaultSelects(lr plog.LogRecord) bool {
+	attrs := lr.Attributes()
+	if v, ok := attrs.Get(audit.AttrEvent); ok && v.Type() == pcommon.ValueTypeStr {
+		if ev := v.Str(); ev == "tool_decision" || ev == "code_edit_tool_decision" {
+			return true
+		}
+	}
+	v, ok := attrs.Get(audit.AttrPolicyDecision)
+	return !ok || v.Type() != pcommon.ValueTypeStr || v.Str() != "allowed"
 }
 
 // selects evaluates the condition; a condition that fails to evaluate selects the record (shipping one decision
 // too many is cheaper than losing one).
 func (s *selector) selects(ctx context.Context, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) bool {
+	if s.native != nil {
+		return s.native(lr)
+	}
+	return s.selectsOTTL(ctx, rl, sl, lr)
+}
+
+// selectsOTTL evaluates the OTTL condition.
+func (s *selector) selectsOTTL(ctx context.Context, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord) bool {
 	tCtx := ottllog.NewTransformContext(rl, sl, lr)
 	ok, err := s.cond.Eval(ctx, tCtx)
 	tCtx.Close()

@@ -139,3 +139,63 @@ func TestSelectionAgreesOnRowsRebuiltFromPostgres(t *testing.T) {
 		assert.Less(t, n, audittest.FixtureRecords, "%s leaves something out", cond)
 	}
 }
+
+// The default selection's Go evaluation selects exactly the records its OTTL condition selects: the governed
+// fixture, and records whose audit.event or audit.policy_decision is missing, of another type, or another value.
+func TestDefaultSelectionNative(t *testing.T) {
+	sel, err := newSelector(DefaultSelection, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	require.NotNil(t, sel.native, "the default selection is evaluated natively")
+	custom, err := newSelector(`attributes["audit.policy_decision"] == "blocked"`, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	assert.Nil(t, custom.native, "any other condition is evaluated by OTTL")
+
+	ld := governed(t, "tenant-a")
+	rl := ld.ResourceLogs().At(0)
+	sl := rl.ScopeLogs().At(0)
+	base := plog.NewLogRecord()
+	sl.LogRecords().At(0).CopyTo(base)
+	variants := []func(lr plog.LogRecord){
+		func(lr plog.LogRecord) { lr.Attributes().Remove(audit.AttrEvent) },
+		func(lr plog.LogRecord) { lr.Attributes().Remove(audit.AttrPolicyDecision) },
+		func(lr plog.LogRecord) { lr.Attributes().PutInt(audit.AttrPolicyDecision, 1) },
+		func(lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed") },
+		func(lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrPolicyDecision, "blocked") },
+		func(lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrPolicyDecision, "Allowed") },
+		func(lr plog.LogRecord) {
+			lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed")
+			lr.Attributes().PutStr(audit.AttrEvent, "tool_decision")
+		},
+		func(lr plog.LogRecord) {
+			lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed")
+			lr.Attributes().PutStr(audit.AttrEvent, "code_edit_tool_decision")
+		},
+		func(lr plog.LogRecord) {
+			lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed")
+			lr.Attributes().PutInt(audit.AttrEvent, 7)
+		},
+		func(lr plog.LogRecord) {
+			lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed")
+			lr.Attributes().PutStr(audit.AttrEvent, "tool_decision ")
+		},
+		func(lr plog.LogRecord) {
+			lr.Attributes().PutStr(audit.AttrPolicyDecision, "allowed")
+			lr.Attributes().PutEmptySlice(audit.AttrEvent).AppendEmpty().SetStr("tool_decision")
+		},
+	}
+	for _, v := range variants {
+		lr := sl.LogRecords().AppendEmpty()
+		base.CopyTo(lr)
+		v(lr)
+	}
+	selected := 0
+	for i, lr := range sl.LogRecords().All() {
+		want := sel.selectsOTTL(context.Background(), rl, sl, lr)
+		assert.Equal(t, want, sel.selects(context.Background(), rl, sl, lr), "record %d", i)
+		if want {
+			selected++
+		}
+	}
+	assert.Positive(t, selected)
+	assert.Less(t, selected, sl.LogRecords().Len())
+}
