@@ -13,7 +13,7 @@ fi
 export GOVCOL_PG_DSN
 # The Log Explorer reads with the reader role when the local cluster made one (GOVCOL_PG_READER_DSN).
 export GOVCOL_PG_READER_DSN="${GOVCOL_PG_READER_DSN:-}"
-echo "Decision objects: $GOVCOL_DIR/decisions/axonflow/decisions/YYYY/MM/DD/<decision_id>.json"
+echo "Decision objects: $GOVCOL_DIR/decisions/axonflow/decisions/YYYY/MM/DD/HH/<instance>-<seq>.jsonl.gz (zcat them)"
 echo "Verify the trail: ./bin/govctl verify --key $GOVCOL_DIR/audit-signing.pub.pem"
 echo "Log Explorer: http://127.0.0.1:8080/audit/ (paste the admin license from $GOVCOL_DIR/dev-admin.license; dev.license only sends telemetry)"
 printf 'Audit records: Postgres (the local cluster'\''s DSN is the writer role'\''s: INSERT and SELECT only; for your own server see govctl db init; read them with psql "$GOVCOL_PG_DSN" -c "select * from audit_logs"):\nexport GOVCOL_PG_DSN=%q\n' "$GOVCOL_PG_DSN"
