@@ -14,6 +14,8 @@ import (
 	"unicode"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store"
 )
 
 // Export headers when the export was capped.
@@ -59,45 +61,54 @@ func (a *auditAPI) export(ctx context.Context, c caller, w http.ResponseWriter, 
 		w.Header().Set(HeaderTruncated, "true")
 		w.Header().Set(HeaderRowCap, strconv.Itoa(a.cfg.ExportRowCap))
 	}
-	q := fmt.Sprintf(`SELECT to_jsonb(a) FROM %s a WHERE %s ORDER BY "timestamp" DESC, id LIMIT %d`, a.cfg.Table, cond, a.cfg.ExportRowCap)
-	rows, err := a.pool.Query(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-
-	// From here on the status is 200 and rows stream out: a failure can no longer change the status, so it is
-	// reported in the body (the marker) and in the trailer.
+	// Once the first row is out the status is 200 and rows stream on: a failure can no longer change the status, so
+	// it is reported in the body (the marker) and in the trailer.
 	name := "audit-export-" + time.Now().UTC().Format("20060102T150405Z")
-	w.Header().Set("Trailer", HeaderExportStatus)
+	tail := fmt.Sprintf(` WHERE %s ORDER BY "timestamp" DESC, id LIMIT %d`, cond, a.cfg.ExportRowCap)
 	n := 0
 	var streamErr error
 	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		// The stored records through the store's reader, one cell per column as the field table types it. The
+		// headers go out with the first row: a query that fails before any row is an error status, as for JSON.
 		cw := csv.NewWriter(w)
-		streamErr = cw.Write(audit.Columns)
-		for streamErr == nil && rows.Next() {
-			var raw json.RawMessage
-			if streamErr = rows.Scan(&raw); streamErr != nil {
-				break
-			}
-			var rec []string
-			if rec, streamErr = csvRecord(raw); streamErr != nil {
-				break
-			}
-			if streamErr = cw.Write(rec); streamErr == nil {
-				n++
-			}
+		begin := func() error {
+			w.Header().Set("Trailer", HeaderExportStatus)
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+			return cw.Write(audit.Columns)
 		}
-		if streamErr == nil {
-			streamErr = rows.Err()
+		cells := make([]string, 0, len(audit.Columns))
+		streamErr = store.ReadRecords(ctx, a.pool, store.SelectRecords(a.cfg.Table)+tail, args, func(e *integrity.Entry) error {
+			if n == 0 {
+				if err := begin(); err != nil {
+					return err
+				}
+			}
+			cells = csvCells(e, cells[:0])
+			if err := cw.Write(cells); err != nil {
+				return err
+			}
+			n++
+			return nil
+		})
+		switch {
+		case streamErr != nil && n == 0:
+			return streamErr
+		case n == 0:
+			streamErr = begin()
 		}
 		cw.Flush()
 		if streamErr != nil {
 			_, _ = io.WriteString(w, "# error: "+a.incomplete(ctx, n, streamErr)+"\n")
 		}
 	} else {
+		// Each row as Postgres renders it (to_jsonb): the JSON columns as stored, every column named.
+		rows, err := a.pool.Query(ctx, "SELECT to_jsonb(a) FROM "+a.cfg.Table+" a"+tail, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		w.Header().Set("Trailer", HeaderExportStatus)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
 		_, _ = io.WriteString(w, "[")
@@ -143,30 +154,86 @@ func (*auditAPI) incomplete(ctx context.Context, n int, err error) string {
 	return fmt.Sprintf("%s after %d rows: %s; do not use this file", exportIncomplete, n, why)
 }
 
-// csvRecord flattens a row in column order. Strings are written as they are, other values as JSON; every cell goes
-// through neutraliseCell.
-func csvRecord(raw []byte) ([]string, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	out := make([]string, len(audit.Columns))
-	for i, col := range audit.Columns {
-		v := m[col]
-		switch {
-		case len(v) == 0 || string(v) == "null":
-		case v[0] == '"':
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, err
-			}
-			out[i] = s
-		default:
-			out[i] = string(v)
+// csvCells appends to out the cells of a stored record in column order (audit.Columns), each typed by its entry of
+// the field table as the JSON export renders it: text as it is; times in UTC with microseconds
+// (2006-01-02T15:04:05.999999+00:00); JSON columns as stored; text lists as JSON arrays; numbers in decimal; NULL
+// as an empty cell. Every cell goes through neutraliseCell.
+func csvCells(e *integrity.Entry, out []string) []string {
+	r := &e.Record
+	for i := range audit.Fields {
+		f := &audit.Fields[i]
+		if f.Column == "" {
+			continue
 		}
-		out[i] = neutraliseCell(out[i])
+		var v string
+		switch f.Kind {
+		case audit.KindText, audit.KindUUID:
+			v = *f.Text(r)
+		case audit.KindTime:
+			v = f.Time(r).UTC().Format(csvTime)
+		case audit.KindJSON, audit.KindStringsJSON:
+			v = string(*f.Stored(&e.JSON))
+		case audit.KindList:
+			v = jsonList(*f.List(r))
+		case audit.KindInt:
+			if p := *f.Int(r); p != nil {
+				v = strconv.FormatInt(*p, 10)
+			}
+		case audit.KindFloat:
+			if p := *f.Float(r); p != nil {
+				v = strconv.FormatFloat(*p, 'f', -1, 64) // as to_jsonb: the shortest decimal, no exponent
+			}
+		case audit.KindSeq:
+			if seq := *f.Seq(r); seq > 0 {
+				v = strconv.FormatInt(seq, 10)
+			}
+		}
+		out = append(out, neutraliseCell(v))
 	}
-	return out, nil
+	return out
+}
+
+// csvTime is how to_jsonb renders a timestamptz in a UTC session.
+const csvTime = "2006-01-02T15:04:05.999999-07:00"
+
+// jsonList renders a text[] as to_jsonb does: ["a", "b"], strings escaped as Postgres escapes them (quote,
+// backslash, \b \f \n \r \t, other control characters as \u00XX; everything else as it is).
+func jsonList(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range l {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			switch c := s[j]; c {
+			case '"':
+				b.WriteString(`\"`)
+			case '\\':
+				b.WriteString(`\\`)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			default:
+				if c < 0x20 {
+					fmt.Fprintf(&b, `\u%04x`, c)
+				} else {
+					b.WriteByte(c)
+				}
+			}
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // neutraliseCell prefixes with a quote a cell a spreadsheet could run as a formula (CSV/formula injection): one

@@ -230,3 +230,57 @@ func TestExportFailingMidStreamEndsWithMarker(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The CSV export reads the stored records with the store's reader and types each cell by the field table; the JSON
+// export is Postgres' own to_jsonb. Every cell of the CSV is the JSON export's value for that row and column (a
+// string unquoted, anything else as its JSON text, NULL empty; times compared as instants, since to_jsonb writes the
+// session's offset), including lists with characters JSON escapes, and a cost that is large or tiny.
+func TestCSVExportCellsMatchJSONExport(t *testing.T) {
+	fx := newFixture(t, nil)
+	for i, cost := range []float64{1e21, 1.5e-7} {
+		ld := audittest.Renumber(governancetest.Governed(t, "tenant-a"), time.Now().Add(time.Duration(i)*time.Second))
+		first := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+		first.Attributes().PutDouble(audit.AttrCost, cost)
+		l := first.Attributes().PutEmptySlice(audit.AttrRedactedFields)
+		for _, s := range []string{"quote\" backslash\\ tab\t nl\n cr\r", "ctl\x01\x1f", "é ✓ \u2028 </script>", ""} {
+			l.AppendEmpty().SetStr(s)
+		}
+		keepOnly(ld, first)
+		storeLogs(t, fx.dsn, ld)
+	}
+	admin := fx.globalAdmin()
+	j := fx.do(t, "POST", "/api/v1/audit/export?format=json", admin, `{}`)
+	require.Equal(t, http.StatusOK, j.status, string(j.body))
+	var rows []map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(j.body, &rows))
+	c := fx.do(t, "POST", "/api/v1/audit/export?format=csv", admin, `{}`)
+	require.Equal(t, http.StatusOK, c.status, string(c.body))
+	assert.Equal(t, "complete", c.trailer.Get(HeaderExportStatus))
+	records, err := csv.NewReader(strings.NewReader(string(c.body))).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, audit.Columns, records[0])
+	require.Len(t, records[1:], len(rows))
+	require.Greater(t, len(rows), 20)
+	for i, row := range rows {
+		for k, col := range audit.Columns {
+			v, got := row[col], records[i+1][k]
+			want := ""
+			switch {
+			case len(v) == 0 || string(v) == "null":
+			case v[0] == '"':
+				require.NoError(t, json.Unmarshal(v, &want))
+			default:
+				want = string(v)
+			}
+			if f := &audit.Fields[audit.FieldIndex(col)]; f.Kind == audit.KindTime {
+				tw, err1 := time.Parse(time.RFC3339Nano, want)
+				tg, err2 := time.Parse(time.RFC3339Nano, got)
+				require.NoError(t, err1)
+				require.NoError(t, err2)
+				assert.True(t, tw.Equal(tg), "row %d %s: %s vs %s", i, col, want, got)
+				continue
+			}
+			assert.Equal(t, neutraliseCell(want), got, "row %d column %s", i, col)
+		}
+	}
+}
