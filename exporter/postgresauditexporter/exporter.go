@@ -140,13 +140,13 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		role, err := store.InspectSchema(ctx, conn.Conn(), e.cfg.Table)
+		role, err := store.InspectSchema(ctx, conn.Conn(), e.cfg.tables())
 		if err == nil && (!role.Exists || role.Owner) {
 			if err = store.Migrate(ctx, conn.Conn(), e.cfg.tables()); err == nil {
-				err = store.SyncRetentionPolicy(ctx, conn.Conn(), e.cfg.Table, e.cfg.Retention.Categories)
+				err = store.SyncRetentionPolicy(ctx, conn.Conn(), e.cfg.tables(), e.cfg.Retention.Categories)
 			}
 			if err == nil {
-				role, err = store.InspectSchema(ctx, conn.Conn(), e.cfg.Table)
+				role, err = store.InspectSchema(ctx, conn.Conn(), e.cfg.tables())
 			}
 			if err == nil && role.RetentionSelf && !e.warnedOwner {
 				e.warnedOwner = true
@@ -173,7 +173,7 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 				e.warnedOwner = true
 				e.logger.Info("Connected as a role that does not own the audit schema (the writer role): migrations "+
 					"skipped, schema version checked", zap.Int("schema_version", role.Version))
-				if bad, err := store.RetentionPolicyMismatches(ctx, e.pool, e.cfg.Table, e.cfg.Retention.Categories); err != nil {
+				if bad, err := store.RetentionPolicyMismatches(ctx, e.pool, e.cfg.tables(), e.cfg.Retention.Categories); err != nil {
 					e.logger.Warn("Cannot read the retention policy", zap.String("error", safeError(err)))
 				} else if len(bad) > 0 {
 					e.logger.Warn("Retention categories the database policy will refuse (set by the owner: govctl db init --retention)",
@@ -181,7 +181,7 @@ func (e *auditExporter) ensureReady(ctx context.Context) error {
 				}
 			}
 		}
-		if err := store.EnsurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+		if err := store.EnsurePartitions(ctx, e.pool, e.cfg.tables(), e.now(), e.cfg.PartitionMonthsAhead); err != nil {
 			return fmt.Errorf("creating partitions: %w", err)
 		}
 	}

@@ -31,7 +31,7 @@ func (e *auditExporter) maintenanceLoop() {
 			return
 		case <-partitions.C:
 			if e.ready.Load() && e.cfg.CreateSchema {
-				if err := store.EnsurePartitions(ctx, e.pool, e.cfg.Table, e.now(), e.cfg.PartitionMonthsAhead); err != nil {
+				if err := store.EnsurePartitions(ctx, e.pool, e.cfg.tables(), e.now(), e.cfg.PartitionMonthsAhead); err != nil {
 					e.logger.Warn("Creating audit partitions failed", zap.String("error", safeError(err)))
 				}
 			}

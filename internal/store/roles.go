@@ -199,6 +199,7 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 		return nil, err
 	}
 	t, cp := opts.Table, opts.CheckpointsTable
+	tables := storeconfig.Tables{Records: t, Checkpoints: cp}
 	var tableOwner *string
 	if err := conn.QueryRow(ctx, "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = to_regclass($1)", id(t)).Scan(&tableOwner); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
@@ -219,31 +220,31 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	if err := exec("SET ROLE " + id(roles.Owner)); err != nil {
 		return nil, err
 	}
-	if err := Migrate(ctx, conn, storeconfig.Tables{Records: t, Checkpoints: cp}); err != nil {
+	if err := Migrate(ctx, conn, tables); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
 		return nil, err
 	}
-	if err := EnsurePartitions(ctx, conn, t, time.Now(), opts.PartitionMonthsAhead); err != nil {
+	if err := EnsurePartitions(ctx, conn, tables, time.Now(), opts.PartitionMonthsAhead); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
 		return nil, fmt.Errorf("creating partitions: %s", SafeError(err))
 	}
-	if err := SyncRetentionPolicy(ctx, conn, t, opts.Retention); err != nil {
+	if err := SyncRetentionPolicy(ctx, conn, tables, opts.Retention); err != nil {
 		_, _ = conn.Exec(ctx, "RESET ROLE")
 		return nil, fmt.Errorf("retention policy: %s", SafeError(err))
 	}
 	if err := exec("RESET ROLE"); err != nil {
 		return nil, err
 	}
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+id(t+"_schema_version")).Scan(&res.SchemaVersion); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+id(tables.SchemaVersion())).Scan(&res.SchemaVersion); err != nil {
 		return nil, err
 	}
 
 	// 4. Retention belongs to the maintenance role; grants.
-	del := id(t+"_retention_delete") + "(text, timestamptz, int)"
-	sign := id(t+"_retention_sign") + "(bigint, text, text)"
-	parts := id(t+"_ensure_partitions") + "(date, int)"
-	markers, policy, redeliveries := id(t+"_retention_markers"), id(t+"_retention_policy"), id(t+"_redeliveries")
-	records, checkpoints, version := id(t), id(cp), id(t+"_schema_version")
+	del := id(tables.Function("retention_delete")) + "(text, timestamptz, int)"
+	sign := id(tables.Function("retention_sign")) + "(bigint, text, text)"
+	parts := id(tables.Function("ensure_partitions")) + "(date, int)"
+	markers, policy, redeliveries := id(tables.RetentionMarkers()), id(tables.RetentionPolicy()), id(tables.Redeliveries())
+	records, checkpoints, version := id(t), id(cp), id(tables.SchemaVersion())
 	w, r, m := id(roles.Writer), id(roles.Reader), id(roles.Maintenance)
 	for _, sql := range []string{
 		"ALTER FUNCTION " + del + " OWNER TO " + m,
@@ -266,14 +267,14 @@ func InitDatabase(ctx context.Context, dsn string, opts DBInitOptions) (*DBInitR
 	}
 	// The chain registry (a later migration) when present: the collector registers chains, readers verify them.
 	var chains *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", id(t+"_chains")).Scan(&chains); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1)::text", id(tables.Chains())).Scan(&chains); err != nil {
 		return nil, err
 	}
 	if chains != nil {
 		for _, sql := range []string{
-			"REVOKE ALL ON " + id(t+"_chains") + " FROM " + w + ", " + r + ", " + m,
-			"GRANT SELECT, INSERT ON " + id(t+"_chains") + " TO " + w,
-			"GRANT SELECT ON " + id(t+"_chains") + " TO " + r,
+			"REVOKE ALL ON " + id(tables.Chains()) + " FROM " + w + ", " + r + ", " + m,
+			"GRANT SELECT, INSERT ON " + id(tables.Chains()) + " TO " + w,
+			"GRANT SELECT ON " + id(tables.Chains()) + " TO " + r,
 		} {
 			if err := exec(sql); err != nil {
 				return nil, err

@@ -69,7 +69,8 @@ type SchemaRole struct {
 }
 
 // InspectSchema reports the connected role's standing; it reads only catalogs and the version table.
-func InspectSchema(ctx context.Context, q Querier, table string) (SchemaRole, error) {
+func InspectSchema(ctx context.Context, q Querier, t storeconfig.Tables) (SchemaRole, error) {
+	table := t.Records
 	var s SchemaRole
 	err := q.QueryRow(ctx, `SELECT pg_has_role(current_user, c.relowner, 'USAGE'),
 		coalesce((SELECT p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) FROM pg_proc p
@@ -83,7 +84,7 @@ func InspectSchema(ctx context.Context, q Querier, table string) (SchemaRole, er
 		return s, err
 	}
 	s.Exists = true
-	if err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+pgx.Identifier{table + "_schema_version"}.Sanitize()).Scan(&s.Version); err != nil {
+	if err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+pgx.Identifier{t.SchemaVersion()}.Sanitize()).Scan(&s.Version); err != nil {
 		s.Version = -1 // no version table, or no privilege on it: the caller decides
 	}
 	return s, nil
@@ -106,11 +107,12 @@ func CategoryLabel(prefix string) string {
 }
 
 // SyncRetentionPolicy writes the configured categories into the policy table (owner only).
-func SyncRetentionPolicy(ctx context.Context, q Querier, table string, cats []RetentionCategory) error {
+func SyncRetentionPolicy(ctx context.Context, q Querier, t storeconfig.Tables, cats []RetentionCategory) error {
+	policy := t.RetentionPolicy()
 	for _, c := range cats {
-		if _, err := q.Exec(ctx, "INSERT INTO "+table+"_retention_policy (category, days) VALUES ($1, $2) "+
+		if _, err := q.Exec(ctx, "INSERT INTO "+policy+" (category, days) VALUES ($1, $2) "+
 			"ON CONFLICT (category) DO UPDATE SET days = EXCLUDED.days, updated_at = now() "+
-			"WHERE "+table+"_retention_policy.days <> EXCLUDED.days", c.RequestTypePrefix, c.Days); err != nil {
+			"WHERE "+policy+".days <> EXCLUDED.days", c.RequestTypePrefix, c.Days); err != nil {
 			return err
 		}
 	}
@@ -118,18 +120,18 @@ func SyncRetentionPolicy(ctx context.Context, q Querier, table string, cats []Re
 }
 
 // EnsurePartitions creates the monthly partitions from last month to monthsAhead months after the current one.
-func EnsurePartitions(ctx context.Context, pool Querier, table string, now time.Time, monthsAhead int) error {
+func EnsurePartitions(ctx context.Context, pool Querier, t storeconfig.Tables, now time.Time, monthsAhead int) error {
 	first := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC)
-	_, err := pool.Exec(ctx, "SELECT "+table+"_ensure_partitions($1::date, $2)", first, monthsAhead+2)
+	_, err := pool.Exec(ctx, "SELECT "+t.Function("ensure_partitions")+"($1::date, $2)", first, monthsAhead+2)
 	return err
 }
 
 // RetentionPolicyMismatches lists the configured categories the stored policy will refuse (none, or a shorter age).
-func RetentionPolicyMismatches(ctx context.Context, q Querier, table string, cats []RetentionCategory) ([]string, error) {
+func RetentionPolicyMismatches(ctx context.Context, q Querier, t storeconfig.Tables, cats []RetentionCategory) ([]string, error) {
 	var out []string
 	for _, c := range cats {
 		var days *int
-		if err := q.QueryRow(ctx, "SELECT (SELECT days FROM "+table+"_retention_policy WHERE category = $1)", c.RequestTypePrefix).Scan(&days); err != nil {
+		if err := q.QueryRow(ctx, "SELECT (SELECT days FROM "+t.RetentionPolicy()+" WHERE category = $1)", c.RequestTypePrefix).Scan(&days); err != nil {
 			return nil, err
 		}
 		switch {
