@@ -10,7 +10,7 @@ CLAUDE_BIN   := node_modules/.bin/claude
 # Packages whose metadata.yaml is turned into code by mdatagen.
 MDATA_DIRS   := $(dir $(wildcard extension/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml receiver/*/metadata.yaml))
 
-.PHONY: all build tools generate check-generated upgrade run test test-go test-alerts lint e2e-deps bench clean
+.PHONY: all build tools generate check-generated upgrade run test test-go test-alerts lint e2e-deps bench bench-history clean
 
 all: build
 
@@ -71,9 +71,15 @@ test-alerts:
 test-go:
 	GOVCOL_CLAUDE_BIN=$(CURDIR)/$(CLAUDE_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# bench runs the benchmarks and a load run once and writes docs/BENCHMARKS.md (about 5 minutes).
-bench: build e2e-deps
+# bench runs the benchmarks and the end-to-end load run once and writes docs/BENCHMARKS.md, every figure and goal
+# verdict from that run (about 15 minutes on 2 cores).
+bench: build
 	./scripts/bench.sh
+
+# bench-history runs the long comparisons against older commits, the full load and fault runs and the scale-out
+# figures once and writes docs/BENCHMARKS-history.md and docs/SCALING.md's figures (about an hour).
+bench-history: build e2e-deps
+	./scripts/bench-history.sh
 
 clean:
 	rm -rf $(BIN) build

@@ -2,7 +2,7 @@
 # The scale-out figures of docs/SCALING.md, measured on this machine: the sustained throughput of one gateway
 # directly, through nginx in front of it and through nginx in front of three (BenchmarkScaleOutGateways, sides
 # alternated), and the full form of the SIGKILL run (TestScaleOutGatewaysBehindNginxSIGKILL, GOVCOL_BENCH_FULL=1).
-# It rewrites the block between the scaling-figures markers of docs/SCALING.md and nothing else. `make bench` runs it (scripts/bench.sh); alone:
+# It rewrites the block between the scaling-figures markers of docs/SCALING.md and nothing else. `make bench-history` runs it (scripts/bench-history.sh); alone:
 # scripts/bench-scaling.sh (about 5 minutes). Needs nginx (apt-get install nginx), as the tests do.
 set -euo pipefail
 cd "$(dirname "$0")/.."

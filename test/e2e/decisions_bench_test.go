@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,17 +14,12 @@ import (
 	"github.com/govcol/govcol/internal/pgtest"
 )
 
-// cpuSeconds is the process's user + system CPU time so far (/proc/<pid>/stat, clock ticks of 1/100 s).
+// cpuSeconds is the process's user + system CPU time so far (/proc/<pid>/stat).
 func (c *Collector) cpuSeconds(t testing.TB) float64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.proc.cmd.Process.Pid))
-	require.NoError(t, err)
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, err := strconv.ParseFloat(f[11], 64)
-	require.NoError(t, err)
-	stime, err := strconv.ParseFloat(f[12], 64)
-	require.NoError(t, err)
-	return (utime + stime) / 100
+	f := procStat(c.proc.cmd.Process.Pid)
+	require.NotNil(t, f, "the collector is gone")
+	return ticks(t, f, statUtime, statStime)
 }
 
 // settled waits until the metric has not moved for a second.

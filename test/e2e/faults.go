@@ -110,6 +110,7 @@ exporters:
 
 // LoadResult is what `govctl load --json` reports.
 type LoadResult struct {
+	RunID           string  `json:"run_id"` // the copies' session ids are load-<RunID>-<n>
 	EventsSent      int64   `json:"events_sent"`
 	EventsAcked     int64   `json:"events_acked"`
 	EventsFailed    int64   `json:"events_failed"`

@@ -580,6 +580,13 @@ func (c *Collector) PeakRSSMiB(t testing.TB) float64 {
 // Prometheus exporter (the :8889 of the quick start), c.MetricsURL the collector's own telemetry (:8888).
 func StartLocalCollector(t testing.TB) *Collector {
 	t.Helper()
+	return StartLocalCollectorWith(t, pgtest.NewDatabase(t))
+}
+
+// StartLocalCollectorWith is StartLocalCollector storing into the database at dsn, with overlays: further
+// configuration files (YAML text) the collector merges over config/local.yaml, in order.
+func StartLocalCollectorWith(t testing.TB, dsn string, overlays ...string) *Collector {
+	t.Helper()
 	bin := GovcolBinary(t)
 	dir := t.TempDir()
 	keys := NewKeys(t, dir)
@@ -594,7 +601,7 @@ func StartLocalCollector(t testing.TB) *Collector {
 		MetricsURL:         fmt.Sprintf("http://127.0.0.1:%d/metrics", telPort),
 		ExporterMetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", promPort),
 		AuditAPIURL:        fmt.Sprintf("http://127.0.0.1:%d", apiPort),
-		PostgresDSN:        pgtest.NewDatabase(t),
+		PostgresDSN:        dsn,
 		AuditPubKey:        auditPub,
 		Keys:               keys,
 		Dir:                dir,
@@ -607,7 +614,13 @@ func StartLocalCollector(t testing.TB) *Collector {
 		fmt.Sprintf("GOVCOL_HEALTH_ENDPOINT=127.0.0.1:%d", healthPort), "GOVCOL_SPAN_METRICS_FLUSH=1s",
 		fmt.Sprintf("GOVCOL_AUDIT_API_ENDPOINT=127.0.0.1:%d", apiPort),
 	}
-	launch(t, c, bin, []string{"--config", filepath.Join(RepoRoot(t), "config", "local.yaml")}, env, healthPort)
+	args := []string{"--config", filepath.Join(RepoRoot(t), "config", "local.yaml")}
+	for i, o := range overlays {
+		path := filepath.Join(dir, fmt.Sprintf("overlay-%d.yaml", i))
+		require.NoError(t, os.WriteFile(path, []byte(o), 0o600))
+		args = append(args, "--config", path)
+	}
+	launch(t, c, bin, args, env, healthPort)
 	return c
 }
 

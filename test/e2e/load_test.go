@@ -15,7 +15,8 @@ import (
 // The bounded smoke form of the load suite: `govctl load` over OTLP/HTTP and OTLP/gRPC against the shipped
 // config/local.yaml at full speed (the sustained throughput), then open-loop at 50 % and 90 % of it for the
 // acknowledgement latency; every acknowledged event is stored exactly once, per simulated developer, and the trail
-// verifies. `make bench` scales it with GOVCOL_LOAD_EVENTS and GOVCOL_BENCH_FULL.
+// verifies. `make bench-history` scales it with GOVCOL_LOAD_EVENTS and GOVCOL_BENCH_FULL; the measured end-to-end
+// figures are BenchmarkEndToEnd's.
 func TestLoadSmoke(t *testing.T) {
 	c := StartLocalCollector(t)
 	lic := c.Keys.License(t, "org-load", "tenant-load", "client-load", "")

@@ -19,7 +19,7 @@ import (
 // side's figure is the median of its runs. Closed loop:
 // `govctl load` with --concurrency workers of --batch 10 session copies (110 events a request), 5 developers.
 // GOVCOL_SCALEOUT_ROUNDS (default 2) rounds, GOVCOL_SCALEOUT_RUN (default 8s) per run. Every acknowledged
-// event is checked stored exactly once at the end. `make bench` runs it (scripts/bench-scaling.sh) and writes the
+// event is checked stored exactly once at the end. `make bench-history` runs it (scripts/bench-scaling.sh) and writes the
 // figures into docs/SCALING.md.
 func BenchmarkScaleOutGateways(b *testing.B) {
 	sideName := map[int]string{0: "1 gateway direct", 1: "1 gateway behind nginx", 3: "3 gateways behind nginx"}

@@ -245,7 +245,7 @@ func counts(m map[string]int) string {
 // Three gateways behind nginx on one Postgres, loaded through the balancer with retrying clients; one gateway is
 // SIGKILLed mid-run and restarted. Every acknowledged event is stored exactly once, every acknowledged session is
 // whole, every gateway served requests, and `govctl verify` passes for every chain (the killed run's chain sealed
-// by its restart). CI runs the bounded form (12 s of load); `make bench` the full one (40 s).
+// by its restart). CI runs the bounded form (12 s of load); `make bench-history` the full one (40 s).
 func TestScaleOutGatewaysBehindNginxSIGKILL(t *testing.T) {
 	began := time.Now()
 	f := startFleet(t, 3)
