@@ -169,7 +169,7 @@ e2e_goals() { lines e2e 'E2E .*\(goal' | sed -E 's/^E2E /- /'; }
   echo "## Postgres exporter alone and fanned out with the S3 exporter while S3 is down (\`exporter/s3decisionexporter\`)"
   section_status s3down
   echo
-  echo "44,000 records consumed and committed per run, a fresh database each; the two sides alternate over three"
+  echo "22,000 records consumed and committed per run, a fresh database each; the two sides alternate over three"
   echo "runs each (alone, down; down, alone; alone, down) and the ratio is of the medians. $(secs s3down) s."
   echo; echo '```'; lines s3down '^Benchmark|round [0-9]+:|medians'; echo '```'
   echo

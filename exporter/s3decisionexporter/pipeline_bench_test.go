@@ -27,7 +27,7 @@ import (
 // medians (target >= 0.9).
 // Run: go test -run x -bench PostgresWhileS3Down -benchtime 1x ./exporter/s3decisionexporter/
 func BenchmarkPostgresWhileS3Down(b *testing.B) {
-	const batches, copies = 40, 100 // 44,000 records per run
+	const batches, copies = 20, 100 // 22,000 records per run
 	base := governancetest.Governed(b, "tenant-a")
 	srv := s3test.Start(b)
 	srv.Env(b)
