@@ -72,7 +72,9 @@ section_status() { # name: a line saying the section failed, if it did
 }
 secs() { cat "$tmp/$1.secs" 2>/dev/null || echo "?"; }
 
-e2e_goals() { lines e2e 'E2E .*\(goal' | sed -E 's/^E2E /- /'; }
+# e2e_lines: BenchmarkEndToEnd's figures (its "E2E ..." log lines but the profile's), without the "E2E " prefix.
+e2e_lines() { grep -E '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' "$tmp/e2e.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: E2E //' | grep -v '^profile ' || true; }
+e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || true; }
 
 {
   echo "# govcol benchmarks"
@@ -120,25 +122,25 @@ e2e_goals() { lines e2e 'E2E .*\(goal' | sed -E 's/^E2E /- /'; }
   echo "  the same server: rows/s and the Postgres CPU per row (a checkpoint before each side)."
   echo
   echo "The sides alternate over the rounds and each figure is the best of its side. Then: the collector's peak RSS"
-  echo "(VmHWM) after the sustained rounds; its CPU profile, 15 s under the same closed loop (\`go tool pprof -top\`, flat"
-  echo "then cumulative); and the open loop (\`govctl load --rate\`) at 50 % of the sustained rate (the lower of"
+  echo "(VmHWM) after the sustained rounds; its CPU profile, 15 s under the same closed loop (\`go tool pprof -top\`: flat,"
+  echo "then cumulative over govcol's own functions); and the open loop (\`govctl load --rate\`) at 50 % of the sustained rate (the lower of"
   echo "acknowledged and stored per second) for the p99 acknowledgement latency. $(secs e2e) s."
   echo
   echo '```'
-  lines e2e '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' | grep -v '^E2E profile' | sed -E 's/^E2E //'
+  e2e_lines | fold -s -w 118
   echo '```'
   echo
   echo "### CPU profile of the collector under the closed loop"
   echo
   echo '```'
-  grep -E 'E2E profile' "$tmp/e2e.txt" | sed -E 's/^.*E2E profile //' || true
+  grep -E 'E2E profile ' "$tmp/e2e.txt" | sed -E 's/^.*E2E profile //' || true
   echo '```'
   echo
   echo "## Postgres path while S3 is down, end to end (\`test/e2e\`, \`TestFaultS3DownWholeRun\`, full form)"
   section_status s3fault
   echo
   echo "The fault-run collector (governance, Postgres exporter, decisions to a versitygw S3) under \`govctl load\` (5"
-  echo "developers, 4 workers), four runs of 15 s alternating S3 up, down, down, up (S3 stopped for whole runs; before"
+  echo "developers, 4 workers), a warm-up run, then four runs of 15 s alternating S3 up, down, down, up (S3 stopped for whole runs; before"
   echo "the second up run, decisions are shipping again); the ratio is of the medians of each side's acknowledged rate."
   echo "Every acknowledged event is stored once and the trail verifies. $(secs s3fault) s."
   echo

@@ -227,17 +227,20 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 	require.Equal(b, http.StatusOK, resp.StatusCode)
 	load := wait()
 	awaitExported(b, c, db, load.RunID, load.EventsAcked)
-	b.Logf("E2E profile: %d s of CPU profile under the closed loop (%s)", secs, load)
+	b.Logf("E2E CPU profile taken over %d s of the closed loop (%s)", secs, load)
 	// Flat: where the CPU is spent (the runtime's allocation and GC show here); cumulative over govcol's own
 	// functions: which of its steps the time is spent under.
-	for _, view := range []struct{ name, flags string }{
-		{"flat", "-nodecount=25"},
-		{"govcol-cum", "-cum -show=^github.com/govcol/ -nodecount=25"},
+	for _, view := range []struct {
+		name  string
+		flags []string
+	}{
+		{"flat", []string{"-nodecount=25"}},
+		{"govcol-cum", []string{"-cum", "-show=^github.com/govcol/", `-hide=(\.func[0-9]+|-range[0-9]+)$`, "-nodecount=25"}},
 	} {
-		args := append([]string{"tool", "pprof", "-top"}, strings.Fields(view.flags)...)
+		args := append([]string{"tool", "pprof", "-top"}, view.flags...)
 		out, err := exec.Command("go", append(args, GovcolBinary(b), path)...).CombinedOutput()
 		require.NoError(b, err, "go tool pprof: %s", out)
-		b.Logf("E2E profile %s| go tool pprof -top %s", view.name, view.flags)
+		b.Logf("E2E profile %s| go tool pprof -top %s", view.name, strings.Join(view.flags, " "))
 		for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 			if !strings.HasPrefix(line, "File:") && !strings.HasPrefix(line, "Build ID:") && !strings.HasPrefix(line, "Type:") &&
 				!strings.HasPrefix(line, "Time:") {
