@@ -163,7 +163,7 @@ func TestFaultS3DownWholeRun(t *testing.T) {
 	downRate := median([]float64{down1.EventsPerSec, down2.EventsPerSec})
 	t.Logf("FAULT s3 down for whole runs, alternating up, down, down, up: up %s; down %s; down %s; up %s; Postgres rate "+
 		"with S3 down / up = %.2f (medians: %.0f / %.0f events/s); stored %d of %d acknowledged (exactly once); decisions "+
-		"shipped with S3 up (first run) %.0f, while down %.0f; not shipped while down (counted) %.0f; govctl verify OK",
+		"shipped with S3 up (warm-up and first up run) %.0f, while down %.0f; not shipped while down (counted) %.0f; govctl verify OK",
 		up1, down1, down2, up2, downRate/upRate, downRate, upRate, stored, total.EventsAcked, shippedUp, shipped, lost)
 }
 
