@@ -15,9 +15,11 @@ import (
 // AttrPrefix marks every attribute govcol stamps; incoming attributes under it are removed before stamping.
 const AttrPrefix = "audit."
 
-// The audit.* attributes the governance processor sets on every log record. They carry the canonical record
-// through the pipeline so that any exporter, the count connector and OTTL can read it; FromLogRecord rebuilds the
-// Record from them. Scalars are typed attributes, lists are slices, the JSON columns are JSON strings.
+// The audit.* attribute names of the record's fields (Field.Attr). The governance processor stamps the record as
+// audit.record (AttrRecord) plus the named ones (Field.Named: audit.event, audit.tenant_id, audit.policy_decision,
+// ...), which count connectors, OTTL conditions and policies read; FromLogRecord rebuilds the Record. An attribute
+// of a field, when present, takes precedence over audit.record: a record stamped before audit.record existed
+// carries every field so (scalars typed, lists as slices, the JSON columns as JSON strings).
 const (
 	AttrID              = "audit.id"
 	AttrDecisionID      = "audit.decision_id"
@@ -118,13 +120,15 @@ func PolicyLabel(top string) string {
 // repeated in metadata.
 var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response": true}
 
-// MaxStampedAttributes is the most attributes WriteAttributes adds, for callers that reserve capacity.
-const MaxStampedAttributes = 45
+// MaxStampedAttributes is the most attributes WriteAttributes adds (audit.record and the named attributes), for
+// callers that reserve capacity.
+const MaxStampedAttributes = 12
 
-// WriteAttributes stamps r (and extra) on m as audit.* attributes, walking Fields: required text always, optional
-// text and the extras when set, the JSON columns as JSON strings, lists as slices, measured numbers when measured,
-// chain_seq when not 0. Callers that stamp many records reserve capacity first (MaxStampedAttributes).
-func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
+// writeEachAttribute stamps r (and extra) in the form used before audit.record: every field as an audit.*
+// attribute of its own, walking Fields (required text always, optional text and the extras when set, the JSON
+// columns as JSON strings, lists as slices, measured numbers when measured, chain_seq when not 0). FromLogRecord
+// still reads it (records stamped by an earlier version may wait in a queue or a fallback file); tests use it.
+func (r *Record) writeEachAttribute(m pcommon.Map, extra Extra) {
 	for i := range Fields {
 		f := &Fields[i]
 		if f.Attr == "" {
@@ -142,7 +146,7 @@ func (r *Record) WriteAttributes(m pcommon.Map, extra Extra) {
 		case KindTime:
 			m.PutStr(f.Attr, f.Time(r).UTC().Format(time.RFC3339Nano))
 		case KindJSON:
-			m.PutStr(f.Attr, f.JSON.stamp(r))
+			m.PutStr(f.Attr, string(f.JSON.Encode(r)))
 		case KindStringsJSON, KindList:
 			putStrings(m, f.Attr, *f.List(r))
 		case KindInt:
@@ -173,60 +177,57 @@ func putInt(m pcommon.Map, k string, v *int64) {
 	}
 }
 
-// FromLogRecord rebuilds the canonical record from a log record the governance processor stamped. metadata is
-// every other attribute of the record (except ContentKeys), the resource attributes under "resource", and the
-// extra stamped facts. It fails when the record was not stamped or a stamped value is malformed; the caller
-// reports and skips that record.
+// FromLogRecord rebuilds the canonical record from a log record the governance processor stamped: from audit.record,
+// with any audit.* attribute of a field taking precedence (see AttrRecord), or, for a record stamped before
+// audit.record existed, from those attributes alone. metadata is every other attribute of the record (except
+// ContentKeys), the resource attributes under "resource", and the extra stamped facts. It fails when the record
+// was not stamped or a stamped value is malformed; the caller reports and skips that record.
 func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
+	v, ok := lr.Attributes().Get(AttrRecord)
+	if !ok {
+		return fromLogRecord(res, lr, nil, false)
+	}
+	if v.Type() != pcommon.ValueTypeBytes {
+		return Record{}, fmt.Errorf("%w: a %s value, not bytes", errStamped, v.Type())
+	}
+	return fromLogRecord(res, lr, v.Bytes().AsRaw(), true)
+}
+
+// fromLogRecord is FromLogRecord with the compact encoding given (hasStamped), which then takes the place of
+// audit.record. The strings of the Record alias stamped.
+func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasStamped bool) (Record, error) {
 	attrs := lr.Attributes()
 	var r Record
-	str := func(k string) string {
-		if v, ok := attrs.Get(k); ok {
-			return v.AsString()
+	var extra Extra
+	sink := recordSink{r: &r, x: &extra}
+	if hasStamped {
+		if err := decodeStamped(stamped, &r, &sink); err != nil {
+			return Record{}, err
 		}
-		return ""
+		// The attributes of fields take precedence (the first of a repeated key, as with Map.Get).
+		var seen uint64
+		for k, v := range attrs.All() {
+			if len(k) <= len(AttrPrefix) || k[:len(AttrPrefix)] != AttrPrefix {
+				continue
+			}
+			if i, known := attrIndex[k]; known && seen&(1<<i) == 0 {
+				seen |= 1 << i
+				sink.set(int(i), v, true)
+			}
+		}
+	} else {
+		for i := range Fields {
+			if f := &Fields[i]; f.Attr != "" {
+				v, ok := attrs.Get(f.Attr)
+				sink.set(i, v, ok)
+			}
+		}
 	}
-	r.ID = str(AttrID)
 	if r.ID == "" {
-		return Record{}, fmt.Errorf("log record has no %s attribute: it did not pass through the governance processor", AttrID)
+		return Record{}, fmt.Errorf("log record has no %s: it did not pass through the governance processor", AttrID)
 	}
-	for i := range Fields {
-		f := &Fields[i]
-		if f.Attr == "" || f.StampOnly || i == fieldID {
-			continue
-		}
-		switch f.Kind {
-		case KindText, KindUUID:
-			*f.Text(&r) = str(f.Attr)
-		case KindTime:
-			t, err := time.Parse(time.RFC3339Nano, str(f.Attr))
-			if err != nil {
-				if i == fieldTimestamp {
-					return Record{}, fmt.Errorf("record %s: %w: %w", r.ID, ErrBadTimestamp, err)
-				}
-				return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, f.Attr, err)
-			}
-			*f.Time(&r) = t
-		case KindJSON:
-			if s := str(f.Attr); s != "" {
-				if err := f.JSON.Decode(&r, s); err != nil {
-					return Record{}, fmt.Errorf("record %s: bad %s: %w", r.ID, f.Attr, err)
-				}
-			}
-		case KindStringsJSON, KindList:
-			*f.List(&r) = getStrings(attrs, f.Attr)
-		case KindInt:
-			*f.Int(&r) = getInt(attrs, f.Attr)
-		case KindFloat:
-			if v, ok := attrs.Get(f.Attr); ok && v.Type() == pcommon.ValueTypeDouble {
-				c := v.Double()
-				*f.Float(&r) = &c
-			}
-		case KindSeq:
-			if v, ok := attrs.Get(f.Attr); ok {
-				*f.Seq(&r) = v.Int()
-			}
-		}
+	if sink.err != nil {
+		return Record{}, fmt.Errorf("record %s: %w", r.ID, sink.err)
 	}
 	// trace_id and span_id are the log record's own ids.
 	if tid := lr.TraceID(); !tid.IsEmpty() {
@@ -245,7 +246,7 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	}
 	for i := range Fields {
 		if f := &Fields[i]; f.Kind == KindExtra && f.MetadataKey != "" {
-			if v := str(f.Attr); v != "" {
+			if v := *f.Extra(&extra); v != "" {
 				md[f.MetadataKey] = v
 			}
 		}
@@ -255,6 +256,59 @@ func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
 	}
 	r.Metadata = md
 	return r, r.Validate()
+}
+
+// set sets entry i of the record from its attribute v (present: false when the record has no such attribute),
+// as the attribute form stamps it: text as a string, times as RFC 3339, JSON columns as JSON, lists as slices,
+// measured numbers as Int / Double attributes (another type is not measured), chain_seq as an Int.
+func (s *recordSink) set(i int, v pcommon.Value, present bool) {
+	f := &Fields[i]
+	if f.StampOnly {
+		return
+	}
+	str := func() string {
+		if present {
+			return v.AsString()
+		}
+		return ""
+	}
+	switch f.Kind {
+	case KindText, KindUUID:
+		*f.Text(s.r) = str()
+	case KindExtra:
+		*f.Extra(s.x) = str()
+	case KindTime:
+		t, err := time.Parse(time.RFC3339Nano, str())
+		switch {
+		case err != nil && i == fieldTimestamp:
+			s.fail(i, fmt.Errorf("%w: %w", ErrBadTimestamp, err))
+		case err != nil:
+			s.fail(i, fmt.Errorf("bad %s: %w", f.Attr, err))
+		default:
+			*f.Time(s.r) = t
+		}
+	case KindJSON:
+		s.json(i, str())
+	case KindStringsJSON, KindList:
+		*f.List(s.r) = getStrings(v, present)
+	case KindInt:
+		*f.Int(s.r) = nil
+		if present && v.Type() == pcommon.ValueTypeInt {
+			x := v.Int()
+			*f.Int(s.r) = &x
+		}
+	case KindFloat:
+		*f.Float(s.r) = nil
+		if present && v.Type() == pcommon.ValueTypeDouble {
+			c := v.Double()
+			*f.Float(s.r) = &c
+		}
+	case KindSeq:
+		*f.Seq(s.r) = 0
+		if present {
+			*f.Seq(s.r) = v.Int()
+		}
+	}
 }
 
 // jsonSafe replaces what JSON cannot hold (NaN and infinite doubles, which a payload may carry) with their names,
@@ -277,24 +331,14 @@ func jsonSafe(v any) any {
 	return v
 }
 
-func getStrings(m pcommon.Map, k string) []string {
-	v, ok := m.Get(k)
-	if !ok || v.Type() != pcommon.ValueTypeSlice {
+func getStrings(v pcommon.Value, present bool) []string {
+	if !present || v.Type() != pcommon.ValueTypeSlice {
 		return []string{}
 	}
-	s := v.Slice()
-	out := make([]string, s.Len())
-	for i := range s.Len() {
-		out[i] = s.At(i).AsString()
+	sl := v.Slice()
+	out := make([]string, sl.Len())
+	for i := range sl.Len() {
+		out[i] = sl.At(i).AsString()
 	}
 	return out
-}
-
-func getInt(m pcommon.Map, k string) *int64 {
-	v, ok := m.Get(k)
-	if !ok || v.Type() != pcommon.ValueTypeInt {
-		return nil
-	}
-	x := v.Int()
-	return &x
 }

@@ -51,6 +51,9 @@ type Field struct {
 	Optional bool
 	// StampOnly marks an attribute stamped from the record but not read back (it travels in a JSON column too).
 	StampOnly bool
+	// Named marks the fields stamped as an attribute of their own beside audit.record (AttrRecord), because
+	// connectors, OTTL conditions or policies read them by name.
+	Named bool
 	// Unhashed marks the column the canonical encoding leaves out (record_hash).
 	Unhashed bool
 	// Cap is the most bytes of a text column, or of a JSON column as encoded (0: not capped); ElemCap that of one
@@ -69,8 +72,8 @@ type Field struct {
 type JSONColumn struct {
 	// Encode returns the column's JSON as the exporters store it (and as it is stamped).
 	Encode func(r *Record) []byte
-	// Stamp is Encode as a string, when the column has a cheaper way to it (nil: string(Encode(r))).
-	Stamp func(r *Record) string
+	// Append appends what Encode returns to dst (nil for a column not stamped as JSON).
+	Append func(dst []byte, r *Record) []byte
 	// Decode sets the record's field from the stamped JSON (nil: not stamped, or stamped as a list).
 	Decode func(r *Record, stamped string) error
 	// Canonical returns the canonical form of the stamped JSON as Decode then Encode then canonicalization would
@@ -121,46 +124,46 @@ var Fields = []Field{
 	{Column: "correlation_id", Attr: AttrCorrelationID, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.CorrelationID)},
 	{Column: "trace_id", Optional: true, Cap: 32, off: unsafe.Offsetof(rec.TraceID)},
 	{Column: "span_id", Optional: true, Cap: 16, off: unsafe.Offsetof(rec.SpanID)},
-	{Column: "request_type", Attr: AttrRequestType, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.RequestType)},
-	{Attr: AttrEvent, Kind: KindExtra, MetadataKey: "event_name", off: unsafe.Offsetof(Extra{}.Event)},
-	{Column: "plane", Attr: AttrPlane, Cap: 32, off: unsafe.Offsetof(rec.Plane)},
-	{Column: "origin", Attr: AttrOrigin, Cap: 32, off: unsafe.Offsetof(rec.Origin)},
+	{Column: "request_type", Attr: AttrRequestType, Named: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.RequestType)},
+	{Attr: AttrEvent, Kind: KindExtra, Named: true, MetadataKey: "event_name", off: unsafe.Offsetof(Extra{}.Event)},
+	{Column: "plane", Attr: AttrPlane, Named: true, Cap: 32, off: unsafe.Offsetof(rec.Plane)},
+	{Column: "origin", Attr: AttrOrigin, Named: true, Cap: 32, off: unsafe.Offsetof(rec.Origin)},
 	{Column: "org_id", Attr: AttrOrgID, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.OrgID)},
-	{Column: "tenant_id", Attr: AttrTenantID, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.TenantID)},
+	{Column: "tenant_id", Attr: AttrTenantID, Named: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.TenantID)},
 	{Column: "client_id", Attr: AttrClientID, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.ClientID)},
 	{Attr: AttrLicenseID, Kind: KindExtra, MetadataKey: "license_id", off: unsafe.Offsetof(Extra{}.LicenseID)},
 	{Attr: AttrTier, Kind: KindExtra, MetadataKey: "license_tier", off: unsafe.Offsetof(Extra{}.Tier)},
-	{Column: "user_email", Attr: AttrUserEmail, Cap: 320, off: unsafe.Offsetof(rec.UserEmail)}, // 254 (RFC 5321) or "client:" + a client id
+	{Column: "user_email", Attr: AttrUserEmail, Named: true, Cap: 320, off: unsafe.Offsetof(rec.UserEmail)}, // 254 (RFC 5321) or "client:" + a client id
 	{Attr: AttrAttemptedEmail, Kind: KindExtra, MetadataKey: "attempted_user_email", off: unsafe.Offsetof(Extra{}.AttemptedUserEmail)},
 	{Column: "identity_source", Attr: AttrIdentitySource, Cap: 16, off: unsafe.Offsetof(rec.IdentitySource)},
 	{Column: "user_id", Attr: AttrUserID, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.UserID)},
 	{Column: "session_id", Attr: AttrSessionID, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.SessionID)},
-	{Column: "policy_decision", Attr: AttrPolicyDecision, off: unsafe.Offsetof(rec.PolicyDecision)},
+	{Column: "policy_decision", Attr: AttrPolicyDecision, Named: true, off: unsafe.Offsetof(rec.PolicyDecision)},
 	{Column: "policy_details", Attr: AttrPolicyDetails, Kind: KindJSON, Cap: MaxJSONColumnBytes, off: unsafe.Offsetof(rec.PolicyDetails),
-		JSON: &JSONColumn{Encode: (*Record).PolicyDetailsJSON, Decode: decodePolicyDetails, Canonical: policyDetailsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).PolicyDetailsJSON, Append: appendPolicyDetails, Decode: decodePolicyDetails, Canonical: policyDetailsCanonical,
 			Withhold: withholdPolicyDetails, stored: unsafe.Offsetof(StoredJSON{}.PolicyDetails)}},
 	{Attr: AttrTopPolicy, Optional: true, StampOnly: true, off: unsafe.Offsetof(rec.PolicyDetails) + unsafe.Offsetof(rec.PolicyDetails.TopPolicy)},
-	{Attr: AttrPolicyLabel, Kind: KindExtra, off: unsafe.Offsetof(Extra{}.PolicyLabel)},
+	{Attr: AttrPolicyLabel, Kind: KindExtra, Named: true, off: unsafe.Offsetof(Extra{}.PolicyLabel)},
 	{Column: "obligations", Attr: AttrObligations, Kind: KindStringsJSON, off: unsafe.Offsetof(rec.Obligations),
 		JSON: &JSONColumn{Encode: (*Record).ObligationsJSON, stored: unsafe.Offsetof(StoredJSON{}.Obligations)}},
-	{Column: "pii_types", Attr: AttrPIITypes, Kind: KindList, ElemCap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.PIITypes)},
+	{Column: "pii_types", Attr: AttrPIITypes, Named: true, Kind: KindList, ElemCap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.PIITypes)},
 	{Column: "redacted_fields", Attr: AttrRedactedFields, Kind: KindList, ElemCap: MaxFieldPathBytes, off: unsafe.Offsetof(rec.RedactedFields)},
 	{Column: "query", Attr: AttrQuery, Optional: true, Cap: MaxContentColumnBytes, off: unsafe.Offsetof(rec.Query)},
 	{Column: "response_sample", Attr: AttrResponseSample, Optional: true, Cap: MaxContentColumnBytes, off: unsafe.Offsetof(rec.ResponseSample)},
 	{Column: "query_hash", Attr: AttrQueryHash, Optional: true, Cap: 128, off: unsafe.Offsetof(rec.QueryHash)},
 	{Column: "provider", Attr: AttrProvider, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.Provider)},
 	{Column: "model", Attr: AttrModel, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.Model)},
-	{Column: "tool_name", Attr: AttrToolName, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.ToolName)},
+	{Column: "tool_name", Attr: AttrToolName, Named: true, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.ToolName)},
 	{Column: "response_time_ms", Attr: AttrResponseTimeMS, Kind: KindInt, off: unsafe.Offsetof(rec.ResponseTimeMS)},
 	{Column: "input_tokens", Attr: AttrInputTokens, Kind: KindInt, off: unsafe.Offsetof(rec.InputTokens)},
 	{Column: "output_tokens", Attr: AttrOutputTokens, Kind: KindInt, off: unsafe.Offsetof(rec.OutputTokens)},
 	{Column: "tokens_used", Attr: AttrTokensUsed, Kind: KindInt, off: unsafe.Offsetof(rec.TokensUsed)},
 	{Column: "cost", Attr: AttrCost, Kind: KindFloat, off: unsafe.Offsetof(rec.Cost)},
 	{Column: "compliance_flags", Attr: AttrComplianceFlags, Kind: KindJSON, off: unsafe.Offsetof(rec.ComplianceFlags),
-		JSON: &JSONColumn{Encode: (*Record).ComplianceFlagsJSON, Stamp: stampComplianceFlags, Decode: decodeComplianceFlags, Canonical: complianceFlagsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).ComplianceFlagsJSON, Append: appendComplianceFlags, Decode: decodeComplianceFlags, Canonical: complianceFlagsCanonical,
 			stored: unsafe.Offsetof(StoredJSON{}.ComplianceFlags)}},
 	{Column: "security_metrics", Attr: AttrSecurityMetrics, Kind: KindJSON, off: unsafe.Offsetof(rec.SecurityMetrics),
-		JSON: &JSONColumn{Encode: (*Record).SecurityMetricsJSON, Stamp: stampSecurityMetrics, Decode: decodeSecurityMetrics, Canonical: securityMetricsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).SecurityMetricsJSON, Append: appendSecurityMetrics, Decode: decodeSecurityMetrics, Canonical: securityMetricsCanonical,
 			stored: unsafe.Offsetof(StoredJSON{}.SecurityMetrics)}},
 	{Column: "metadata", Kind: KindJSON, Cap: MaxJSONColumnBytes, off: unsafe.Offsetof(rec.Metadata),
 		JSON: &JSONColumn{Encode: (*Record).MetadataJSON, Withhold: withholdMetadata, stored: unsafe.Offsetof(StoredJSON{}.Metadata)}},
@@ -237,25 +240,33 @@ func attrIndexOf(fs []Field) map[string]uint8 {
 
 // The JSON columns' decoders and withholders, referenced by the table.
 
+// Each decoder starts from the zero value (json.Unmarshal merges into what a field holds), and "" is that value.
+
 func decodePolicyDetails(r *Record, s string) error {
-	return json.Unmarshal([]byte(s), &r.PolicyDetails)
+	r.PolicyDetails = PolicyDetails{}
+	return unmarshalStamped(s, &r.PolicyDetails)
 }
 func decodeComplianceFlags(r *Record, s string) error {
-	return json.Unmarshal([]byte(s), &r.ComplianceFlags)
+	r.ComplianceFlags = ComplianceFlags{}
+	return unmarshalStamped(s, &r.ComplianceFlags)
 }
 func decodeSecurityMetrics(r *Record, s string) error {
-	return json.Unmarshal([]byte(s), &r.SecurityMetrics)
+	r.SecurityMetrics = SecurityMetrics{}
+	return unmarshalStamped(s, &r.SecurityMetrics)
 }
 
-func stampComplianceFlags(r *Record) string { return r.ComplianceFlags.jsonString() }
-func stampSecurityMetrics(r *Record) string { return r.SecurityMetrics.jsonString() }
-
-func (c *JSONColumn) stamp(r *Record) string {
-	if c.Stamp != nil {
-		return c.Stamp(r)
+func unmarshalStamped(s string, v any) error {
+	if s == "" {
+		return nil
 	}
-	return string(c.Encode(r))
+	return json.Unmarshal([]byte(s), v)
 }
+
+func appendPolicyDetails(dst []byte, r *Record) []byte { return r.PolicyDetails.AppendJSON(dst) }
+func appendComplianceFlags(dst []byte, r *Record) []byte {
+	return append(dst, r.ComplianceFlags.jsonString()...)
+}
+func appendSecurityMetrics(dst []byte, r *Record) []byte { return r.SecurityMetrics.appendJSON(dst) }
 
 func withholdPolicyDetails(r *Record, v string) {
 	r.PolicyDetails = PolicyDetails{Reasons: []string{"policy_details " + v}}

@@ -142,14 +142,15 @@ func countAdded() int {
 	return n
 }
 
-// WriteAttributes stamps the attributes in the order it always has (table order), extras included.
-func TestWriteAttributesOrder(t *testing.T) {
+// The attribute form (every field an attribute, as stamped before audit.record) keeps its order (table order),
+// extras included.
+func TestWriteEachAttributeOrder(t *testing.T) {
 	r := Record{ID: "a", DecisionID: "d", RequestID: "q", CorrelationID: "c", UserID: "u", SessionID: "s",
 		PolicyDetails: PolicyDetails{TopPolicy: "p"}, Query: "x", ResponseSample: "y", QueryHash: "h", Provider: "pr",
 		Model: "m", ToolName: "t", ResponseTimeMS: ptr(int64(1)), InputTokens: ptr(int64(2)), OutputTokens: ptr(int64(3)),
 		TokensUsed: ptr(int64(4)), Cost: ptr(0.5), ChainID: "ch", ChainSeq: 1, PrevHash: "ph", RecordHash: "rh"}
 	m := pcommonNewMap()
-	r.WriteAttributes(m, Extra{Event: "e", LicenseID: "l", Tier: "t", AttemptedUserEmail: "a", PolicyLabel: "pl"})
+	r.writeEachAttribute(m, Extra{Event: "e", LicenseID: "l", Tier: "t", AttemptedUserEmail: "a", PolicyLabel: "pl"})
 	v1 := map[string]bool{}
 	want := []string{AttrID, AttrDecisionID, AttrTimestamp, AttrReceivedAt, AttrRequestID, AttrCorrelationID,
 		AttrRequestType, AttrEvent, AttrPlane, AttrOrigin, AttrOrgID, AttrTenantID, AttrClientID, AttrLicenseID, AttrTier,
@@ -168,7 +169,29 @@ func TestWriteAttributesOrder(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, keys)
+
+	// WriteAttributes: audit.record, then the named attributes in table order (optional text when set, lists when
+	// not empty).
+	m = pcommonNewMap()
+	r.PIITypes = []string{"ssn"}
+	r.WriteAttributes(m, Extra{Event: "e", LicenseID: "l", Tier: "t", AttemptedUserEmail: "a", PolicyLabel: "pl"})
+	keys = keys[:0]
+	for k := range m.All() {
+		keys = append(keys, k)
+	}
+	assert.Equal(t, []string{AttrRecord, AttrRequestType, AttrEvent, AttrPlane, AttrOrigin, AttrTenantID, AttrUserEmail,
+		AttrPolicyDecision, AttrPolicyLabel, AttrPIITypes, AttrToolName}, keys)
+	assert.Equal(t, keys[1:], NamedAttributes())
 	assert.LessOrEqual(t, m.Len(), MaxStampedAttributes)
+	r.PIITypes, r.ToolName = nil, ""
+	m = pcommonNewMap()
+	r.WriteAttributes(m, Extra{})
+	_, hasPII := m.Get(AttrPIITypes)
+	_, hasTool := m.Get(AttrToolName)
+	_, hasEvent := m.Get(AttrEvent)
+	assert.False(t, hasPII || hasTool || hasEvent, "empty lists, optional text and extras are not stamped")
+	_, hasTenant := m.Get(AttrTenantID)
+	assert.True(t, hasTenant, "required text is stamped even when empty")
 }
 
 func pcommonNewMap() pcommon.Map { return pcommon.NewMap() }

@@ -3,7 +3,6 @@ package audit
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
 )
 
 // Hand-written encoders for the JSON columns stamped on every record: encoding/json's reflection costs more than
@@ -73,23 +72,33 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// flagsJSON caches the 32 possible compliance_flags encodings.
-var flagsJSON sync.Map // ComplianceFlags -> string
-
-func (f ComplianceFlags) jsonString() string {
-	if s, ok := flagsJSON.Load(f); ok {
-		return s.(string)
+// flagsJSON holds the 32 possible compliance_flags encodings, indexed by flagsIndex.
+var flagsJSON = func() (out [32]string) {
+	for i := range out {
+		f := ComplianceFlags{PIIAccess: i&1 != 0, GDPRApplicable: i&2 != 0, HIPAARelevant: i&4 != 0, PCIRelevant: i&8 != 0, SecretExposure: i&16 != 0}
+		out[i] = string(mustJSON(f))
 	}
-	s := string(mustJSON(f))
-	flagsJSON.Store(f, s)
-	return s
+	return out
+}()
+
+func (f ComplianceFlags) flagsIndex() int {
+	i := 0
+	for j, b := range [...]bool{f.PIIAccess, f.GDPRApplicable, f.HIPAARelevant, f.PCIRelevant, f.SecretExposure} {
+		if b {
+			i |= 1 << j
+		}
+	}
+	return i
 }
 
-func (m SecurityMetrics) jsonString() string {
-	b := make([]byte, 0, 56)
+func (f ComplianceFlags) jsonString() string { return flagsJSON[f.flagsIndex()] }
+
+func (m SecurityMetrics) appendJSON(b []byte) []byte {
 	b = append(b, `{"risk_score":`...)
 	b = strconv.AppendInt(b, int64(m.RiskScore), 10)
 	b = append(b, `,"query_complexity":`...)
 	b = appendString(b, m.QueryComplexity)
-	return string(append(b, '}'))
+	return append(b, '}')
 }
+
+func (m SecurityMetrics) jsonString() string { return string(m.appendJSON(make([]byte, 0, 56))) }

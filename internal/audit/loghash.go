@@ -17,34 +17,64 @@ import (
 // without building the Record's maps and JSON documents: the processor hashes every record it chains, and that
 // reference path costs tens of microseconds and hundreds of allocations a record.
 //
-// It reads the attributes in one pass into a scratch Record whose strings point into the log record, writes the
-// JSON columns directly in canonical form (metadata straight from the pcommon values, with the JSON encodings
-// canonjson.go defines; the other columns memoized, since consecutive records mostly carry the same ones), and hands
-// them to the one canonical encoder (Record.appendCanonical), hashing the bytes in a reused buffer. Anything unusual
-// (a missing or malformed audit.* value, a bytes attribute, a key that is not valid UTF-8) makes it decline, and the
-// caller takes the reference path, which also reports the error. Tests check it agrees with the reference.
+// It decodes audit.record (or the compact encoding the caller is about to stamp, StampedHash) into a scratch Record
+// whose strings point into it, applies the audit.* attributes of fields over it in the same pass that collects the
+// metadata attributes, writes the JSON columns directly in canonical form (metadata straight from the pcommon
+// values, with the JSON encodings canonjson.go defines; the other columns memoized, since consecutive records mostly
+// carry the same ones), and hands them to the one canonical encoder (Record.appendCanonical), hashing the bytes in a
+// reused buffer. Anything unusual (a missing or malformed audit.* value, a bytes attribute, a key that is not valid
+// UTF-8) makes it decline, and the caller takes the reference path, which also reports the error. Tests check it
+// agrees with the reference.
 //
 // A LogHasher is not safe for concurrent use; the zero value is ready.
 type LogHasher struct {
 	rec Record
 	// Per entry of Fields: the raw stamped string (times, JSON, extras), the stamped value (lists kept as JSON), the
-	// measured numbers the record points to, a stamped list in canonical JSON.
-	raw           [maxFields]string
-	vals          [maxFields]pcommon.Value
-	ints          [maxFields]int64
-	floats        [maxFields]float64
-	lists         [maxFields][]byte
-	js            StoredJSON
-	md            []byte // canonical metadata
-	buf           []byte // canonical encoding
-	ents          []mdEntry
-	order         []sortKey
-	memos         [maxJSONMemos]jsonMemo // of the stamped JSON columns, in table order
-	pii, redacted []string
-	traceID       pcommon.TraceID // the last ones seen, and their hex
-	spanID        pcommon.SpanID
-	traceHex      string
-	spanHex       string
+	// measured numbers the record points to, a stamped list in canonical JSON, list storage.
+	raw    [maxFields]string
+	vals   [maxFields]pcommon.Value
+	ints   [maxFields]int64
+	floats [maxFields]float64
+	lists  [maxFields][]byte
+	strs   [maxFields][]string
+	js     StoredJSON
+	md     []byte // canonical metadata
+	buf    []byte // canonical encoding
+	ents   []mdEntry
+	order  []sortKey
+	memos  [maxJSONMemos]jsonMemo // of the stamped JSON columns, in table order
+	// stamped is a copy of a record's audit.record (LogRecordHash)
+	stamped  []byte
+	traceID  pcommon.TraceID // the last ones seen, and their hex
+	spanID   pcommon.SpanID
+	traceHex string
+	spanHex  string
+}
+
+// stampedMask has the bit of every entry the compact encoding holds.
+var stampedMask = func() (m uint64) {
+	for _, i := range stampedEntries {
+		m |= 1 << i
+	}
+	return m
+}()
+
+// The stampedSink of LogHasher: strings stay in the encoding, numbers and lists in the hasher's scratch.
+func (h *LogHasher) json(i int, s string)  { h.raw[i] = s }
+func (h *LogHasher) extra(i int, s string) { h.raw[i] = s }
+func (h *LogHasher) list(i int, n int) []string {
+	if cap(h.strs[i]) < n {
+		h.strs[i] = make([]string, n)
+	}
+	return h.strs[i][:n]
+}
+func (h *LogHasher) int(i int, v int64) *int64 {
+	h.ints[i] = v
+	return &h.ints[i]
+}
+func (h *LogHasher) float(i int, v float64) *float64 {
+	h.floats[i] = v
+	return &h.floats[i]
 }
 
 // mdEntry is one member of a metadata object being written: a pcommon value, or (top level) one of the stamped
@@ -124,11 +154,50 @@ func asString(v pcommon.Value) string {
 // LogRecordHash returns the record_hash of lr (of resource res) as FromLogRecord and ComputeHash compute it. ok is
 // false when the record needs that reference path (see LogHasher).
 func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash string, ok bool) {
+	v, found := lr.Attributes().Get(AttrRecord)
+	if !found {
+		return h.hash(res, lr, nil, false)
+	}
+	if v.Type() != pcommon.ValueTypeBytes {
+		return "", false
+	}
+	bs := v.Bytes()
+	h.stamped = h.stamped[:0]
+	for _, c := range bs.All() { // ByteSlice has no copy into a caller's buffer; AsRaw allocates
+		h.stamped = append(h.stamped, c)
+	}
+	return h.hash(res, lr, h.stamped, true)
+}
+
+// StampedHash returns the record_hash lr will have once stamped, its compact encoding (Record.AppendStamped), is
+// its audit.record: what FromLogRecord then ComputeHash return for it, through the fast path when it can. lr does
+// not carry audit.record yet (the chain hashes a record before it is stamped). stamped is not kept.
+func (h *LogHasher) StampedHash(res pcommon.Resource, lr plog.LogRecord, stamped []byte) (string, error) {
+	if s, ok := h.hash(res, lr, stamped, true); ok {
+		return s, nil
+	}
+	rec, err := fromLogRecord(res, lr, stamped, true)
+	if err != nil {
+		return "", err
+	}
+	return rec.ComputeHash()
+}
+
+// hash is LogRecordHash with the compact encoding given (hasStamped), which then takes the place of audit.record.
+func (h *LogHasher) hash(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasStamped bool) (hash string, ok bool) {
 	r := &h.rec
-	*r = Record{PIITypes: h.pii[:0], RedactedFields: h.redacted[:0]}
+	*r = Record{}
 	h.ents, h.order = h.ents[:0], h.order[:0]
-	// One pass over the attributes, each audit.* one found in the field table; the first occurrence of a key wins,
-	// as with Map.Get. Times, stamped JSON and extras are kept raw in h.raw until the pass is over.
+	var have uint64 // entries set from the compact encoding
+	if hasStamped {
+		if decodeStamped(stamped, r, h) != nil {
+			return "", false
+		}
+		have = stampedMask
+	}
+	// One pass over the attributes, each audit.* one found in the field table and set over what the compact
+	// encoding held; the first occurrence of a key wins, as with Map.Get. Times, stamped JSON and extras are kept
+	// raw in h.raw until the pass is over.
 	var seen uint64
 	for k, v := range lr.Attributes().All() {
 		if !strings.HasPrefix(k, AttrPrefix) {
@@ -154,13 +223,16 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 			h.vals[i] = v
 		case KindList:
 			l := f.List(r)
-			*l = appendStringsOf(*l, v)
+			*l = appendStringsOf(h.strs[i][:0], v)
+			h.strs[i] = *l
 		case KindInt:
+			*f.Int(r) = nil
 			if v.Type() == pcommon.ValueTypeInt {
 				h.ints[i] = v.Int()
 				*f.Int(r) = &h.ints[i]
 			}
 		case KindFloat:
+			*f.Float(r) = nil
 			if v.Type() == pcommon.ValueTypeDouble {
 				h.floats[i] = v.Double()
 				*f.Float(r) = &h.floats[i]
@@ -169,18 +241,21 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 			*f.Seq(r) = v.Int()
 		}
 	}
+	have |= seen
 	raw := func(i int) string {
-		if seen&(1<<i) == 0 {
+		if have&(1<<i) == 0 {
 			return ""
 		}
 		return h.raw[i]
 	}
-	h.pii, h.redacted = r.PIITypes[:0], r.RedactedFields[:0]
 
-	var err error
 	for _, i := range [...]int{fieldTimestamp, fieldReceivedAt} {
-		if *Fields[i].Time(r), err = time.Parse(time.RFC3339Nano, raw(i)); err != nil {
-			return "", false
+		if seen&(1<<i) != 0 || !hasStamped {
+			t, err := time.Parse(time.RFC3339Nano, raw(i))
+			if err != nil {
+				return "", false
+			}
+			*Fields[i].Time(r) = t
 		}
 	}
 	if r.ID == "" || r.Validate() != nil {
@@ -215,12 +290,22 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 			memo++
 		case f.Kind == KindStringsJSON:
 			b := append(h.lists[i][:0], '[')
-			if seen&(1<<i) != 0 && h.vals[i].Type() == pcommon.ValueTypeSlice {
-				for j, e := range h.vals[i].Slice().All() {
+			switch {
+			case seen&(1<<i) != 0:
+				if h.vals[i].Type() == pcommon.ValueTypeSlice {
+					for j, e := range h.vals[i].Slice().All() {
+						if j > 0 {
+							b = append(b, ',')
+						}
+						b = appendCanonicalStr(b, asString(e))
+					}
+				}
+			default: // from the compact encoding, or empty
+				for j, e := range *f.List(r) {
 					if j > 0 {
 						b = append(b, ',')
 					}
-					b = appendCanonicalStr(b, asString(e))
+					b = appendCanonicalStr(b, e)
 				}
 			}
 			h.lists[i] = append(b, ']')
@@ -239,6 +324,7 @@ func (h *LogHasher) LogRecordHash(res pcommon.Resource, lr plog.LogRecord) (hash
 	}
 	h.js.Metadata = h.md
 
+	var err error
 	if h.buf, err = r.appendCanonical(h.buf[:0], &h.js, true); err != nil {
 		return "", false
 	}
@@ -275,7 +361,7 @@ func (m *jsonMemo) canonical(s string, f func(string) ([]byte, bool)) ([]byte, b
 	}
 	b, ok := f(s)
 	if ok {
-		m.put(s, b)
+		m.put(strings.Clone(s), b) // s may point into a buffer its caller reuses
 	}
 	return b, ok
 }

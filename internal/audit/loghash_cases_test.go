@@ -220,11 +220,23 @@ func edgeMutations() []mutation {
 		}},
 		// Records the reference refuses; the fast path must decline them too.
 		{"bad-timestamp", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrTimestamp, "yesterday") }},
-		{"bad-received", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().Remove(audit.AttrReceivedAt) }},
+		{"bad-received", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrReceivedAt, "") }},
 		{"zero-timestamp", func(_ pcommon.Resource, lr plog.LogRecord) {
 			lr.Attributes().PutStr(audit.AttrTimestamp, "0001-01-01T00:00:00Z")
 		}},
-		{"no-id", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().Remove(audit.AttrID) }},
+		{"no-id", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrID, "") }},
+		{"stamped-truncated", func(_ pcommon.Resource, lr plog.LogRecord) {
+			v, _ := lr.Attributes().Get(audit.AttrRecord)
+			b := v.Bytes().AsRaw()
+			v.Bytes().FromRaw(b[:len(b)-3])
+		}},
+		{"stamped-not-bytes", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrRecord, "x") }},
+		{"stamped-other-version", func(_ pcommon.Resource, lr plog.LogRecord) {
+			v, _ := lr.Attributes().Get(audit.AttrRecord)
+			b := v.Bytes().AsRaw() // a copy: CopyTo shares the bytes of a bytes value
+			b[0] = 9
+			lr.Attributes().PutEmptyBytes(audit.AttrRecord).FromRaw(b)
+		}},
 		{"no-tenant", func(_ pcommon.Resource, lr plog.LogRecord) { lr.Attributes().PutStr(audit.AttrTenantID, "") }},
 		{"bad-verdict", func(_ pcommon.Resource, lr plog.LogRecord) {
 			lr.Attributes().PutStr(audit.AttrPolicyDecision, "maybe")

@@ -22,6 +22,9 @@ func TestLogHasherMatchesReference(t *testing.T) {
 	cases := fixtureCases("governed", governed)
 	cases = append(cases, fixtureCases("batch", audittest.Batch(governed, 3))...)
 	cases = append(cases, fixtureCases("renumbered", audittest.Renumber(governed, time.Date(2027, 1, 2, 3, 4, 5, 6, time.UTC)))...)
+	attributeForm := audittest.GovernedFixture(t) // as stamped before audit.record: every field an attribute
+	require.NoError(t, audit.ToAttributeForm(attributeForm))
+	cases = append(cases, fixtureCases("attribute-form", attributeForm)...)
 	fast := len(cases)
 	for i := range cases {
 		chainStamp(cases[i].lr, int64(i+1))

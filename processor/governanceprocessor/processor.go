@@ -64,6 +64,11 @@ type governor struct {
 type recordScratch struct {
 	mask maskState
 	eval evaluation
+	// rec is the record being governed; stamped its compact encoding (audit.record) before it is copied onto the
+	// log record; hasher hashes it for the chain.
+	rec     audit.Record
+	stamped []byte
+	hasher  audit.LogHasher
 }
 
 func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error) {
@@ -478,17 +483,26 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 				return false
 			})
 			for _, lr := range sl.LogRecords().All() {
-				g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
+				extra := g.governLog(ctx, &id, rc, rl, sl, lr, received, sc, stats)
 				stats.withheld += int64(sc.mask.withheld - resMark.withheld)
 				sc.mask.rewind(resMark)
+				r := &sc.rec
 				if g.chainer != nil {
-					link, err := g.chainer.Link(rl.Resource(), lr, id.tenantID)
+					// The chain fields and record_hash go into audit.record: the record is hashed in its compact
+					// encoding, exactly as the exporters will read it back, before it is stamped.
+					res := rl.Resource()
+					link, err := g.chainer.LinkRecord(id.tenantID, r, func(r *audit.Record) (string, error) {
+						sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
+						return sc.hasher.StampedHash(res, lr, sc.stamped)
+					})
 					if err != nil {
 						g.logger.Error("governance: chaining a record failed", zap.Error(err))
-						continue
+					} else {
+						links = append(links, link)
 					}
-					links = append(links, link)
 				}
+				sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
+				lr.Attributes().PutEmptyBytes(audit.AttrRecord).FromRaw(sc.stamped)
 			}
 		}
 	}
@@ -499,10 +513,11 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	return ld, nil
 }
 
-// governLog builds the canonical record of one log record and stamps it as audit.* attributes: the identity and
-// ids (newRecord), the query hash over the unmasked content, masking, the columns read from the masked attributes
-// (readColumns), the verdict (decide), then the stamp.
-func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) {
+// governLog builds the canonical record of one log record in sc.rec and stamps its named attributes: the identity
+// and ids (newRecord), the query hash over the unmasked content, masking, the columns read from the masked
+// attributes (readColumns), the facts policies read, the verdict (decide), then the verdict's named attributes.
+// The caller chains the record and stamps it as audit.record (with the returned extra facts).
+func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) audit.Extra {
 	attrs := lr.Attributes()
 	claimed := stripSpoofable(attrs)
 	// One allocation for everything stamped below, instead of repeated growth.
@@ -514,7 +529,8 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	body := lr.Body()
 	event := g.eventName(audit.Str(attrs, "event.name"), body, stats)
-	r := g.newRecord(id, rc, event, lr, received)
+	sc.rec = g.newRecord(id, rc, event, lr, received)
+	r := &sc.rec
 
 	// query_hash is over the unmasked content, so it is computed before masking.
 	queryKey := queryAttr(event, attrs)
@@ -530,9 +546,10 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	if claimed != "" {
 		attrs.PutStr(claimedEmailKey, claimed)
 	}
-	g.readColumns(&r, event, queryKey, attrs, ms, stats)
+	g.readColumns(r, event, queryKey, attrs, ms, stats)
 
-	// Facts policies can read: audit.event and friends are set before evaluation.
+	// Facts policies can read: audit.event and friends are set before evaluation. These and the verdict's below
+	// are the named attributes (audit.Field.Named); the rest of the record travels in audit.record.
 	attrs.PutStr(audit.AttrEvent, event)
 	attrs.PutStr(audit.AttrTenantID, r.TenantID)
 	attrs.PutStr(audit.AttrOrigin, string(r.Origin))
@@ -542,17 +559,27 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	if r.ToolName != "" {
 		attrs.PutStr(audit.AttrToolName, r.ToolName)
 	}
-	g.decide(ctx, &r, event, rl, sl, lr, sc, stats)
+	g.decide(ctx, r, event, rl, sl, lr, sc, stats)
 
-	r.WriteAttributes(attrs, audit.Extra{
+	extra := audit.Extra{
 		Event:              event,
 		LicenseID:          id.licenseID,
 		Tier:               id.tier,
 		AttemptedUserEmail: id.attemptedEmail,
 		PolicyLabel:        audit.PolicyLabel(r.PolicyDetails.TopPolicy),
-	})
+	}
+	attrs.PutStr(audit.AttrPolicyDecision, string(r.PolicyDecision))
+	attrs.PutStr(audit.AttrPolicyLabel, extra.PolicyLabel)
+	if len(r.PIITypes) > 0 {
+		pt := attrs.PutEmptySlice(audit.AttrPIITypes)
+		pt.EnsureCapacity(len(r.PIITypes))
+		for _, t := range r.PIITypes {
+			pt.AppendEmpty().SetStr(t)
+		}
+	}
 
 	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
+	return extra
 }
 
 // newRecord is the record's identity (from the license and the request, never the payload), its time and its

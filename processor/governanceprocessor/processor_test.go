@@ -206,7 +206,7 @@ func mustAttr(t *testing.T, g *governor, id string) string {
 	out, err := g.processLogs(authCtx(license(), claudeHeaders()), fixtureLogs(t))
 	require.NoError(t, err)
 	for _, lr := range out.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
-		if audit.Str(lr.Attributes(), audit.AttrID) == id {
+		if r, err := audit.FromLogRecord(out.ResourceLogs().At(0).Resource(), lr); err == nil && r.ID == id {
 			return audit.Str(lr.Attributes(), audit.AttrPolicyLabel)
 		}
 	}

@@ -1,0 +1,103 @@
+package audit_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/audittest"
+)
+
+// StampedHash (the chain hashes a record before stamping it) gives what the exporters compute once it is stamped:
+// FromLogRecord then ComputeHash, for every fixture record and the edge cases that do not override audit.record.
+func TestStampedHashMatchesReference(t *testing.T) {
+	cases := fixtureCases("governed", audittest.GovernedFixture(t))
+	cases = append(cases, edgeCases(t)...)
+	var h audit.LogHasher
+	checked := 0
+	for _, c := range cases {
+		v, ok := c.lr.Attributes().Get(audit.AttrRecord)
+		if !ok || v.Type() != pcommon.ValueTypeBytes {
+			continue
+		}
+		stamped := v.Bytes().AsRaw()
+		want, werr := referenceHash(c)
+		lr := plog.NewLogRecord()
+		c.lr.CopyTo(lr)
+		lr.Attributes().Remove(audit.AttrRecord)
+		buf := append([]byte{}, stamped...)
+		got, err := h.StampedHash(c.res, lr, buf)
+		for i := range buf { // the hasher keeps nothing that points into the caller's buffer
+			buf[i] = 0xAA
+		}
+		if werr != nil {
+			assert.Error(t, err, c.name)
+			continue
+		}
+		require.NoError(t, err, c.name)
+		require.Equal(t, want, got, c.name)
+		checked++
+	}
+	assert.Greater(t, checked, 100)
+}
+
+// The compact encoding round-trips every field, including the edge values of each kind.
+func TestStampedRoundTrip(t *testing.T) {
+	ts := time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC)
+	f, n := math.Inf(-1), int64(math.MinInt64)
+	long := strings.Repeat("ü", 200)
+	in := audit.Record{
+		ID: "aud_1", DecisionID: "d", Timestamp: ts, ReceivedAt: time.Unix(-62135596800, 0).UTC(), TenantID: "t",
+		RequestType: long, PolicyDecision: audit.VerdictBlocked,
+		PolicyDetails: audit.PolicyDetails{Evaluated: []audit.PolicyResult{{ID: "p", Matched: true, Verdict: audit.VerdictBlocked, Reason: long}},
+			Matched: []string{"p"}, Reasons: []string{long}, TopPolicy: "p"},
+		Obligations: []string{}, PIITypes: []string{"ssn", ""}, RedactedFields: []string{long},
+		Query: long + long, ResponseTimeMS: &n, Cost: &f, ChainSeq: math.MaxInt64, RecordHash: "v1:x",
+		ComplianceFlags: audit.ComplianceFlags{PIIAccess: true, SecretExposure: true},
+		SecurityMetrics: audit.SecurityMetrics{RiskScore: 95, QueryComplexity: "high"},
+	}
+	lr := plog.NewLogRecord()
+	in.WriteAttributes(lr.Attributes(), audit.Extra{Event: "e", LicenseID: long})
+	out, err := audit.FromLogRecord(pcommon.NewResource(), lr)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"event_name": "e", "license_id": long}, out.Metadata)
+	out.Metadata = nil
+	assert.Equal(t, in, out)
+}
+
+// A named attribute set after the processor takes precedence over audit.record, as every attribute did before.
+func TestAttributeOverridesStamped(t *testing.T) {
+	ld := audittest.GovernedFixture(t)
+	rl := ld.ResourceLogs().At(0)
+	lr := rl.ScopeLogs().At(0).LogRecords().At(0)
+	lr.Attributes().PutStr(audit.AttrQuery, "overridden")
+	lr.Attributes().PutStr(audit.AttrUserEmail, "alice@example.com")
+	r, err := audit.FromLogRecord(rl.Resource(), lr)
+	require.NoError(t, err)
+	assert.Equal(t, "overridden", r.Query)
+	assert.Equal(t, "alice@example.com", r.UserEmail)
+}
+
+// Whatever audit.record holds, decoding it fails cleanly or yields a record; it never panics.
+func FuzzStampedDecode(f *testing.F) {
+	ld := audittest.GovernedFixture(f)
+	for _, c := range fixtureCases("governed", ld) {
+		v, _ := c.lr.Attributes().Get(audit.AttrRecord)
+		f.Add(v.Bytes().AsRaw())
+	}
+	f.Add([]byte{1, 43, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lr := plog.NewLogRecord()
+		lr.Attributes().PutEmptyBytes(audit.AttrRecord).FromRaw(b)
+		_, _ = audit.FromLogRecord(pcommon.NewResource(), lr)
+		var h audit.LogHasher
+		_, _ = h.LogRecordHash(pcommon.NewResource(), lr)
+	})
+}
