@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/pgtest"
 )
@@ -234,7 +235,7 @@ func TestDataErrorThroughConsumeLogsIsNotRetried(t *testing.T) {
 	ld := twoTenants(t)
 	lr := logRecordsOf(ld, "tenant-b")[4]
 	lr.Attributes().PutStr(audit.AttrRequestID, "req_\x00_nul")
-	poisonID, _ := lr.Attributes().Get(audit.AttrID)
+	poisonID := audittest.Record(t, lr).ID
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -244,7 +245,7 @@ func TestDataErrorThroughConsumeLogsIsNotRetried(t *testing.T) {
 
 	assert.EqualValues(t, 21, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
 	assert.EqualValues(t, 11, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE tenant_id = 'tenant-a'"))
-	assert.Zero(t, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE id = $1", poisonID.Str()))
+	assert.Zero(t, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE id = $1", poisonID))
 	dl, _ := readDeadLetters(t, cfg)
 	require.Len(t, dl, 1)
 	assert.Equal(t, "rejected", dl[0].Reason)
@@ -338,15 +339,14 @@ func TestOverCapRecordIsDeadLetteredAsOversizeBeforePostgres(t *testing.T) {
 	b.Attributes().PutStr(audit.AttrRequestID, bigReq)
 	a := logRecordsOf(ld, "tenant-a")[8]
 	a.Attributes().PutStr(audit.AttrUserID, bigUser)
-	bID, _ := b.Attributes().Get(audit.AttrID)
-	aID, _ := a.Attributes().Get(audit.AttrID)
+	bID, aID := audittest.Record(t, b).ID, audittest.Record(t, a).ID
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, exp.ConsumeLogs(ctx, ld))
 
 	assert.EqualValues(t, 20, queryInt(t, dsn, "SELECT count(*) FROM audit_logs"))
-	assert.Zero(t, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE id = ANY($1)", []string{bID.Str(), aID.Str()}))
+	assert.Zero(t, queryInt(t, dsn, "SELECT count(*) FROM audit_logs WHERE id = ANY($1)", []string{bID, aID}))
 	assert.EqualValues(t, 1, writeAttempts(t, tel), "one write: the oversize records were never sent to Postgres")
 
 	dl, text := readDeadLetters(t, cfg)
@@ -359,8 +359,8 @@ func TestOverCapRecordIsDeadLetteredAsOversizeBeforePostgres(t *testing.T) {
 		errs[r.ID] = d.Error
 		assert.NotEmpty(t, r.TenantID, "the rest of the record is kept for the operator")
 	}
-	assert.Equal(t, "audit record: request_id is 12288 bytes, over its cap of 128", errs[bID.Str()])
-	assert.Equal(t, "audit record: user_id is 4096 bytes, over its cap of 128", errs[aID.Str()])
+	assert.Equal(t, "audit record: request_id is 12288 bytes, over its cap of 128", errs[bID])
+	assert.Equal(t, "audit record: user_id is 4096 bytes, over its cap of 128", errs[aID])
 	assert.NotContains(t, text, bigReq[:64])
 	assert.NotContains(t, text, bigUser[:64])
 	assert.Contains(t, text, "[withheld: 12288 bytes, over the cap of 128]")

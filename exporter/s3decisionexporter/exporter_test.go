@@ -22,6 +22,7 @@ import (
 
 	"github.com/govcol/govcol/exporter/s3decisionexporter/internal/metadatatest"
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/audittest"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/s3test"
@@ -67,7 +68,7 @@ func TestObjectsLandWithKeyLayoutAndBody(t *testing.T) {
 	ld.ResourceLogs().CopyTo(odd.ResourceLogs())
 	lr := odd.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	lr.Attributes().PutStr(audit.AttrTimestamp, "yesterday-ish")
-	oddID, _ := lr.Attributes().Get(audit.AttrDecisionID)
+	oddID := audittest.Record(t, lr).DecisionID
 	odd.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().RemoveIf(func(x plog.LogRecord) bool { return x != lr })
 	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
 	require.NoError(t, exp.ConsumeLogs(context.Background(), odd))
@@ -82,7 +83,7 @@ func TestObjectsLandWithKeyLayoutAndBody(t *testing.T) {
 		keys[*o.Key] = true
 	}
 	require.Len(t, keys, 12)
-	assert.True(t, keys["axonflow/decisions/unpartitioned/"+oddID.Str()+".json"], "unparseable time: %v", keys)
+	assert.True(t, keys["axonflow/decisions/unpartitioned/"+oddID+".json"], "unparseable time: %v", keys)
 
 	recs := map[string]audit.Record{}
 	for _, rl := range ld.ResourceLogs().All() {
@@ -131,7 +132,7 @@ func TestObjectsLandWithKeyLayoutAndBody(t *testing.T) {
 			require.NotNil(t, d.Cost)
 		}
 	}
-	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("decisions"), Key: aws.String("axonflow/decisions/unpartitioned/" + oddID.Str() + ".json")})
+	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("decisions"), Key: aws.String("axonflow/decisions/unpartitioned/" + oddID + ".json")})
 	require.NoError(t, err)
 	body, _ := io.ReadAll(obj.Body)
 	obj.Body.Close()

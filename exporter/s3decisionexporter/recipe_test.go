@@ -103,23 +103,19 @@ func TestRecipeQueriesOverBothLayouts(t *testing.T) {
 			if ev, _ := a.Get(audit.AttrEvent); ev.Str() != "tool_decision" {
 				continue
 			}
-			id, _ := a.Get(audit.AttrDecisionID)
-			tool, _ := a.Get(audit.AttrToolName)
-			verdict, _ := a.Get(audit.AttrPolicyDecision)
-			ts, _ := a.Get(audit.AttrTimestamp)
-			at, err := time.Parse(time.RFC3339Nano, ts.Str())
-			require.NoError(t, err)
+			rec := audittest.Record(t, lr)
+			id, tool, verdict, at := rec.DecisionID, rec.ToolName, string(rec.PolicyDecision), rec.Timestamp
 			inRange := !at.Before(from) && !at.After(to)
-			bq := tool.Str() == "mcp__bigquery__jobs_query"
-			if bq && verdict.Str() == "blocked" && inRange {
-				wantBlocked = append(wantBlocked, id.Str())
+			bq := tool == "mcp__bigquery__jobs_query"
+			if bq && verdict == "blocked" && inRange {
+				wantBlocked = append(wantBlocked, id)
 			}
-			if bq && verdict.Str() == "allowed" {
+			if bq && verdict == "allowed" {
 				// The warehouse ran the query the agent was allowed to make and logged the echoed decision id.
 				fmt.Fprintf(downstream, `{"timestamp":%q,"labels":{"axonflow_decision_id":%q},"protoPayload":{"methodName":"jobservice.jobcompleted","authenticationInfo":{"principalEmail":"etl@acme.iam.gserviceaccount.com"}}}`+"\n",
-					at.Add(2*time.Second).Format(time.RFC3339Nano), id.Str())
+					at.Add(2*time.Second).Format(time.RFC3339Nano), id)
 				if inRange {
-					wantJoined = append(wantJoined, id.Str())
+					wantJoined = append(wantJoined, id)
 				}
 			}
 		}

@@ -113,9 +113,9 @@ func TestSelectionAgreesOnRowsRebuiltFromPostgres(t *testing.T) {
 		`attributes["decision"] == "accept"`,
 		`attributes["tool_name"] == "Bash" and attributes["audit.event"] == "tool_result"`,
 		`resource.attributes["service.name"] == "claude-code" and attributes["audit.policy_label"] == "sys_pii_redaction"`,
-		`attributes["audit.input_tokens"] != nil and attributes["audit.input_tokens"] > 0`,
-		`IsMatch(attributes["audit.query"], "REDACTED")`,
-		`attributes["audit.session_id"] != nil and attributes["audit.event"] == "api_request"`,
+		`attributes["audit.tool_name"] != nil and attributes["audit.pii_types"] == nil`,
+		`IsMatch(attributes["prompt"], "REDACTED") and attributes["audit.user_email"] != nil`,
+		`attributes["audit.request_type"] == "claude_code_api_request" and attributes["audit.tenant_id"] == "tenant-a"`,
 	} {
 		sel, err := newSelector(cond, componenttest.NewNopTelemetrySettings())
 		require.NoError(t, err, cond)
@@ -123,8 +123,7 @@ func TestSelectionAgreesOnRowsRebuiltFromPostgres(t *testing.T) {
 		for _, rl := range ld.ResourceLogs().All() {
 			for _, sl := range rl.ScopeLogs().All() {
 				for _, lr := range sl.LogRecords().All() {
-					id, _ := lr.Attributes().Get(audit.AttrDecisionID)
-					live[id.Str()] = sel.selects(context.Background(), rl, sl, lr)
+					live[audittest.Record(t, lr).DecisionID] = sel.selects(context.Background(), rl, sl, lr)
 				}
 			}
 		}

@@ -101,3 +101,15 @@ func GovernedFixture(t testing.TB) plog.Logs {
 	}
 	return ld
 }
+
+// Record is the audit record a governed log record carries (audit.FromLogRecordAnyTime: a record whose time does
+// not parse has a zero Timestamp), without its resource. Tests read fields through it: most fields travel in
+// audit.record, not as attributes of their own.
+func Record(t testing.TB, lr plog.LogRecord) audit.Record {
+	t.Helper()
+	r, _, err := audit.FromLogRecordAnyTime(pcommon.NewResource(), lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

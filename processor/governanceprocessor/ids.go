@@ -17,23 +17,17 @@ import (
 // id is "aud_" + 32 hex digits of SHA-256. decision_id is a UUIDv7 (RFC 9562) whose 48-bit timestamp is the event
 // time in milliseconds and whose 74 random bits come from the same digest, so it sorts by event time.
 func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID string) {
-	h := sha256.New()
-	var n [8]byte
-	h.Write([]byte(tenantID))
-	binary.BigEndian.PutUint64(n[:], uint64(ts.UnixNano()))
-	h.Write([]byte{0})
-	h.Write(n[:])
+	// The digest's input is written to a stack buffer and hashed in one call (a hash.Hash and its Write calls
+	// allocate); both ids are formatted into one string.
+	var in [256]byte
+	b := append(in[:0], tenantID...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixNano()))
 	for _, p := range parts {
-		h.Write([]byte{0})
-		h.Write([]byte(p))
+		b = append(b, 0)
+		b = append(b, p...)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-
-	var buf [36]byte
-	copy(buf[:4], "aud_")
-	hex.Encode(buf[4:], sum[:16])
-	id = string(buf[:])
+	sum := sha256.Sum256(b)
 
 	var u uuid.UUID
 	ms := uint64(max(ts.UnixMilli(), 0))
@@ -41,5 +35,20 @@ func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID s
 	copy(u[6:], sum[16:26])
 	u[6] = 0x70 | (u[6] & 0x0f) // version 7
 	u[8] = 0x80 | (u[8] & 0x3f) // RFC 9562 variant
-	return id, u.String()
+
+	var out [36 + 36]byte
+	copy(out[:4], "aud_")
+	hex.Encode(out[4:36], sum[:16])
+	d := out[36:]
+	hex.Encode(d[0:8], u[0:4]) // the canonical 8-4-4-4-12 form, as uuid.UUID.String
+	d[8] = '-'
+	hex.Encode(d[9:13], u[4:6])
+	d[13] = '-'
+	hex.Encode(d[14:18], u[6:8])
+	d[18] = '-'
+	hex.Encode(d[19:23], u[8:10])
+	d[23] = '-'
+	hex.Encode(d[24:], u[10:])
+	both := string(out[:])
+	return both[:36], both[36:]
 }

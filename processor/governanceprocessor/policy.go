@@ -43,6 +43,9 @@ const (
 		`|\\.env\\.prod(uction)?\\b|secrets?/prod(uction)?\\b)`
 )
 
+// toolEvents are the events toolEvent matches.
+var toolEvents = map[string]bool{audit.EventToolResult: true, audit.EventToolDecision: true}
+
 // secretTokenRE matches the mask token of every credential type the engine knows (pii.SecretTypes), in redact
 // ([REDACTED:aws_secret_key]) and hash ([aws_secret_key:1a2b3c4d]) modes: masking runs before policies, so a secret
 // in tool input is seen by its token.
@@ -88,6 +91,10 @@ type compiledPolicy struct {
 	severityRank         int
 	logCond              *ottl.Condition[*ottllog.TransformContext]
 	spanCond             *ottl.Condition[*ottlspan.TransformContext]
+	// events, when set, are the only events the condition can match: it begins with `toolEvent and`, and
+	// audit.event is the record's event. The others do not match without evaluating it (OTTL boxes every
+	// attribute it reads).
+	events map[string]bool
 }
 
 // policySet holds the enabled policies per signal, system policies first.
@@ -125,6 +132,10 @@ func compilePolicies(cfg *Config, set component.TelemetrySettings) (*policySet, 
 	var errs []error
 	for _, p := range all {
 		cp := &compiledPolicy{id: p.ID, severity: p.Severity, reason: p.Reason, verdict: audit.Verdict(p.Verdict), severityRank: severities[p.Severity]}
+		if rest, ok := strings.CutPrefix(p.When, toolEvent+" and "); ok && strings.HasPrefix(p.ID, "sys_") && p.Signal != "traces" {
+			// The event test runs in Go (evalLogPolicies); OTTL evaluates the rest.
+			cp.events, p.When = toolEvents, rest
+		}
 		if cp.reason == "" {
 			cp.reason = "policy " + p.ID + " matched"
 		}
@@ -157,6 +168,8 @@ type evaluation struct {
 	top      int // index into results of the top matched policy, -1 when none matched
 	topRank  [2]int
 	failures []string // ids of policies whose evaluation failed
+	// matched and reasons back the details' lists until the record is stamped.
+	matched, reasons []string
 }
 
 func (e *evaluation) reset() {
@@ -186,15 +199,19 @@ func (e *evaluation) failed(id string) {
 	e.failures = append(e.failures, id)
 }
 
-// details builds policy_details. Evaluated aliases the evaluation's scratch slice: the caller serialises it before
+// details builds policy_details. Its lists alias the evaluation's scratch slices: the caller serialises them before
 // the next record is evaluated.
 func (e *evaluation) details() audit.PolicyDetails {
-	d := audit.PolicyDetails{Evaluated: e.results}
+	e.matched, e.reasons = e.matched[:0], e.reasons[:0]
 	for _, r := range e.results {
 		if r.Matched {
-			d.Matched = append(d.Matched, r.ID)
-			d.Reasons = append(d.Reasons, r.Reason)
+			e.matched = append(e.matched, r.ID)
+			e.reasons = append(e.reasons, r.Reason)
 		}
+	}
+	d := audit.PolicyDetails{Evaluated: e.results}
+	if len(e.matched) > 0 { // nil when none matched, as before
+		d.Matched, d.Reasons = e.matched, e.reasons
 	}
 	if e.top >= 0 {
 		d.TopPolicy = e.results[e.top].ID
@@ -209,9 +226,14 @@ func (e *evaluation) topSeverity() string {
 	return e.results[e.top].Severity
 }
 
-// evalLogPolicies evaluates the OTTL log policies on a record.
-func (ps *policySet) evalLogPolicies(ctx context.Context, tCtx *ottllog.TransformContext, e *evaluation) {
+// evalLogPolicies evaluates the OTTL log policies on a record of event. A system policy that only applies to
+// some events (compiledPolicy.events) does not match the others without its condition being evaluated.
+func (ps *policySet) evalLogPolicies(ctx context.Context, tCtx *ottllog.TransformContext, event string, e *evaluation) {
 	for _, p := range ps.logs {
+		if p.events != nil && !p.events[event] {
+			e.add(p.id, false, p.verdict, p.severity, p.reason)
+			continue
+		}
 		ok, err := p.logCond.Eval(ctx, tCtx)
 		if err != nil {
 			e.failed(p.id)

@@ -43,6 +43,7 @@ type governor struct {
 	// extraEvents extends audit.KnownEvents with the configured extra_event_names.
 	extraEvents map[string]bool
 	scratch     sync.Pool // of *recordScratch
+	opts        metricOpts
 	logger      *zap.Logger
 
 	// Logs only: the integrity chains and where checkpoints go between batches. A governed batch's chain links
@@ -69,6 +70,27 @@ type recordScratch struct {
 	rec     audit.Record
 	stamped []byte
 	hasher  audit.LogHasher
+	// Storage the record's lists point into (it lives until it is stamped), the request types seen, and the
+	// query hash's input and output.
+	piiTypes, redacted []string
+	reqTypes           map[[2]string]string
+	buf                []byte
+	// stats are the statistics of the batch the scratch serves.
+	stats batchStats
+}
+
+// requestType is requestType(plane, event), built once per scratch and pair.
+func (sc *recordScratch) requestType(plane audit.Plane, event string) string {
+	k := [2]string{string(plane), event}
+	if rt, ok := sc.reqTypes[k]; ok {
+		return rt
+	}
+	if sc.reqTypes == nil || len(sc.reqTypes) > 256 {
+		sc.reqTypes = map[[2]string]string{}
+	}
+	rt := requestType(plane, event)
+	sc.reqTypes[k] = rt
+	return rt
 }
 
 func newGovernor(cfg *Config, set component.TelemetrySettings) (*governor, error) {
@@ -354,15 +376,19 @@ func isSpoofable(k string) bool {
 	if stampedKeys[k] {
 		return true
 	}
-	// Keys that sanitise to a stamped label: tenant.id, org.id, client.id, user.email, tenant-id ...
+	// Keys that sanitise to a stamped label: tenant.id, org.id, client.id, user.email, tenant-id ... (rewritten
+	// on the stack: most attribute keys have a dot, and this runs on every key of every record).
 	if len(k) <= len("identity_source") && strings.ContainsAny(k, ".-/ ") {
-		return stampedKeys[strings.Map(func(r rune) rune {
-			switch r {
+		var b [len("identity_source")]byte
+		for i := range len(k) {
+			switch c := k[i]; c {
 			case '.', '-', '/', ' ':
-				return '_'
+				b[i] = '_'
+			default:
+				b[i] = c
 			}
-			return r
-		}, k)]
+		}
+		return stampedKeys[string(b[:len(k)])]
 	}
 	return false
 }
@@ -392,23 +418,61 @@ type batchStats struct {
 	identifiersWithheld map[string]int64
 }
 
-func newBatchStats() *batchStats {
-	return &batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}, dropped: map[string]int64{}, identifiersWithheld: map[string]int64{}}
+// reset empties the statistics for the next batch, keeping the maps (the scratch holds them between batches).
+func (st *batchStats) reset() {
+	if st.records == nil {
+		*st = batchStats{records: map[[2]string]int64{}, perType: map[pii.Type]int64{}, evalErrs: map[string]int64{}, dropped: map[string]int64{}, identifiersWithheld: map[string]int64{}}
+		return
+	}
+	clear(st.records)
+	clear(st.perType)
+	clear(st.evalErrs)
+	clear(st.dropped)
+	clear(st.identifiersWithheld)
+	st.withheld = 0
+}
+
+// metricOpts caches the attribute options of the counters flushStats adds to on every batch (their attribute values
+// are closed sets: verdicts, origins, signals, PII types, identifier fields), which metric.WithAttributes would
+// build again each time.
+type metricOpts struct {
+	mu sync.Mutex
+	m  map[[3]string]metric.AddOption
+}
+
+func (c *metricOpts) get(k [3]string, build func() metric.AddOption) metric.AddOption {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.m[k]; ok {
+		return o
+	}
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[[3]string]metric.AddOption{}
+	}
+	o := build()
+	c.m[k] = o
+	return o
 }
 
 func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats) {
 	sig := attribute.String("signal", signal)
 	for k, n := range st.records {
-		g.telemetry.GovernanceRecordsProcessed.Add(ctx, n, metric.WithAttributes(attribute.String("verdict", k[0]), attribute.String("origin", k[1])))
+		g.telemetry.GovernanceRecordsProcessed.Add(ctx, n, g.opts.get([3]string{"records", k[0], k[1]}, func() metric.AddOption {
+			return metric.WithAttributes(attribute.String("verdict", k[0]), attribute.String("origin", k[1]))
+		}))
 	}
 	for t, n := range st.perType {
-		g.telemetry.GovernancePiiDetections.Add(ctx, n, metric.WithAttributes(sig, attribute.String("pii_type", string(t))))
+		g.telemetry.GovernancePiiDetections.Add(ctx, n, g.opts.get([3]string{"pii", signal, string(t)}, func() metric.AddOption {
+			return metric.WithAttributes(sig, attribute.String("pii_type", string(t)))
+		}))
 	}
 	if st.withheld > 0 {
 		g.telemetry.GovernanceValuesWithheld.Add(ctx, st.withheld, metric.WithAttributes(sig))
 	}
 	for field, n := range st.identifiersWithheld {
-		g.telemetry.GovernanceIdentifiersWithheld.Add(ctx, n, metric.WithAttributes(sig, attribute.String("field", field)))
+		g.telemetry.GovernanceIdentifiersWithheld.Add(ctx, n, g.opts.get([3]string{"identifiers", signal, field}, func() metric.AddOption {
+			return metric.WithAttributes(sig, attribute.String("field", field))
+		}))
 	}
 	for id, n := range st.evalErrs {
 		g.telemetry.GovernancePolicyEvaluationErrors.Add(ctx, n, metric.WithAttributes(attribute.String("policy", id)))
@@ -439,8 +503,9 @@ func (g *governor) beginBatch(ctx context.Context, signal string) (identity, *ba
 		g.refused(ctx, signal)
 		return identity{}, nil, nil, err
 	}
-	stats := newBatchStats()
 	sc := g.scratch.Get().(*recordScratch)
+	sc.stats.reset()
+	stats := &sc.stats
 	sc.mask.perType = stats.perType
 	return id, stats, sc, nil
 }
@@ -529,13 +594,13 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	body := lr.Body()
 	event := g.eventName(audit.Str(attrs, "event.name"), body, stats)
-	sc.rec = g.newRecord(id, rc, event, lr, received)
+	sc.rec = g.newRecord(id, rc, event, sc.requestType(rc.plane, event), lr, received)
 	r := &sc.rec
 
 	// query_hash is over the unmasked content, so it is computed before masking.
 	queryKey := queryAttr(event, attrs)
 	if queryKey != "" {
-		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey))
+		r.QueryHash = g.queryHash(audit.Str(attrs, queryKey), sc)
 	}
 
 	// Mask the record: every attribute (allow-listed keys pass only identifiers), every key, and the body. Every
@@ -546,7 +611,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	if claimed != "" {
 		attrs.PutStr(claimedEmailKey, claimed)
 	}
-	g.readColumns(r, event, queryKey, attrs, ms, stats)
+	g.readColumns(r, event, queryKey, attrs, sc, stats)
 
 	// Facts policies can read: audit.event and friends are set before evaluation. These and the verdict's below
 	// are the named attributes (audit.Field.Named); the rest of the record travels in audit.record.
@@ -584,12 +649,12 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 // newRecord is the record's identity (from the license and the request, never the payload), its time and its
 // deterministic ids.
-func (g *governor) newRecord(id *identity, rc resourceContext, event string, lr plog.LogRecord, received time.Time) audit.Record {
+func (g *governor) newRecord(id *identity, rc resourceContext, event, reqType string, lr plog.LogRecord, received time.Time) audit.Record {
 	r := audit.Record{
 		ReceivedAt:     received,
 		Plane:          rc.plane,
 		Origin:         rc.origin,
-		RequestType:    requestType(rc.plane, event),
+		RequestType:    reqType,
 		OrgID:          id.orgID,
 		TenantID:       id.tenantID,
 		ClientID:       id.clientID,
@@ -611,7 +676,8 @@ func (g *governor) newRecord(id *identity, rc resourceContext, event string, lr 
 
 // readColumns fills the columns read from the masked attributes: usage, identifiers (counting those withheld),
 // the capped content and what masking found.
-func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pcommon.Map, ms *maskState, stats *batchStats) {
+func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pcommon.Map, sc *recordScratch, stats *batchStats) {
+	ms := &sc.mask
 	withheld := mapUsage(event, attrs, r)
 	r.UserID = g.identifier(attrs, "user_id", &withheld, "user.id", "user.account_uuid")
 	if r.SessionID == "" {
@@ -626,11 +692,13 @@ func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pc
 	if rk := responseAttr(event, attrs); rk != "" {
 		r.ResponseSample = capContent(audit.Str(attrs, rk), g.cfg.MaxContentBytes)
 	}
-	r.PIITypes = make([]string, len(ms.types))
-	for i, t := range ms.types {
-		r.PIITypes[i] = string(t)
+	// The record lives until it is stamped: its lists use the scratch's storage.
+	sc.piiTypes = sc.piiTypes[:0]
+	for _, t := range ms.types {
+		sc.piiTypes = append(sc.piiTypes, string(t))
 	}
-	r.RedactedFields = append([]string{}, ms.fields...)
+	sc.redacted = append(sc.redacted[:0], ms.fields...)
+	r.PIITypes, r.RedactedFields = sc.piiTypes, sc.redacted
 }
 
 // decide evaluates the built-in rules and the policies on the record and sets its verdict, details, obligations,
@@ -641,7 +709,7 @@ func (g *governor) decide(ctx context.Context, r *audit.Record, event string, rl
 	ev.reset()
 	g.builtinRules(event, lr.Attributes(), ms, ev)
 	tCtx := ottllog.NewTransformContext(rl, sl, lr)
-	g.policies.evalLogPolicies(ctx, tCtx, ev)
+	g.policies.evalLogPolicies(ctx, tCtx, event, ev)
 	tCtx.Close()
 	for _, f := range ev.failures {
 		stats.evalErrs[f]++
@@ -649,13 +717,19 @@ func (g *governor) decide(ctx context.Context, r *audit.Record, event string, rl
 
 	r.PolicyDecision = ev.verdict
 	r.PolicyDetails = ev.details()
-	r.Obligations = []string{}
+	r.Obligations = noObligations
 	if len(ms.types) > 0 {
-		r.Obligations = append(r.Obligations, audit.ObligationRedactPII)
+		r.Obligations = redactObligations
 	}
 	r.ComplianceFlags = complianceFlags(r.PIITypes)
 	r.SecurityMetrics = securityMetrics(r.PolicyDecision, ev.topSeverity(), len(r.Query)+len(r.ResponseSample))
 }
+
+// The obligations a record can carry (shared, read-only: the record's lists are copied when it is stamped).
+var (
+	noObligations     = []string{}
+	redactObligations = []string{audit.ObligationRedactPII}
+)
 
 // builtinRules applies the verdict rules of docs/ARCHITECTURE.md §6 that do not depend on configuration.
 func (g *governor) builtinRules(event string, attrs pcommon.Map, ms *maskState, ev *evaluation) {
@@ -698,14 +772,18 @@ func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, l
 		strconv.FormatUint(uint64(lr.ObservedTimestamp()), 10), hex.EncodeToString(h.Sum(sum[:0])))
 }
 
-func (g *governor) queryHash(s string) string {
+func (g *governor) queryHash(s string, sc *recordScratch) string {
 	h := g.hmacs.Get().(hash.Hash)
 	h.Reset()
-	h.Write([]byte(s))
+	sc.buf = append(sc.buf[:0], s...) // Write through the interface would copy s to the heap
+	h.Write(sc.buf)
+	const prefix = "hmac-sha256:"
+	var out [len(prefix) + 2*sha256.Size]byte
+	copy(out[:], prefix)
 	var sum [sha256.Size]byte
-	out := "hmac-sha256:" + hex.EncodeToString(h.Sum(sum[:0]))
+	hex.Encode(out[len(prefix):], h.Sum(sum[:0]))
 	g.hmacs.Put(h)
-	return out
+	return string(out[:])
 }
 
 // eventName is the record's event from the closed set (audit.KnownEvents and the configured extra_event_names):
