@@ -122,7 +122,7 @@ var ContentKeys = map[string]bool{"prompt": true, "prompt_text": true, "response
 
 // MaxStampedAttributes is the most attributes WriteAttributes adds (audit.record and the named attributes), for
 // callers that reserve capacity.
-const MaxStampedAttributes = 12
+const MaxStampedAttributes = 11
 
 // writeEachAttribute stamps r (and extra) in the form used before audit.record: every field as an audit.*
 // attribute of its own, walking Fields (required text always, optional text and the extras when set, the JSON

@@ -72,8 +72,10 @@ type Field struct {
 type JSONColumn struct {
 	// Encode returns the column's JSON as the exporters store it (and as it is stamped).
 	Encode func(r *Record) []byte
-	// Append appends what Encode returns to dst (nil for a column not stamped as JSON).
-	Append func(dst []byte, r *Record) []byte
+	// Compact appends the column's value in audit.record's compact form to dst; Expand sets the field from it
+	// (starting from the zero value). Both nil for a column not in audit.record as such.
+	Compact func(dst []byte, r *Record) []byte
+	Expand  func(r *Record, compact string) error
 	// Decode sets the record's field from the stamped JSON (nil: not stamped, or stamped as a list).
 	Decode func(r *Record, stamped string) error
 	// Canonical returns the canonical form of the stamped JSON as Decode then Encode then canonicalization would
@@ -140,7 +142,7 @@ var Fields = []Field{
 	{Column: "session_id", Attr: AttrSessionID, Optional: true, Cap: MaxIdentifierBytes, off: unsafe.Offsetof(rec.SessionID)},
 	{Column: "policy_decision", Attr: AttrPolicyDecision, Named: true, off: unsafe.Offsetof(rec.PolicyDecision)},
 	{Column: "policy_details", Attr: AttrPolicyDetails, Kind: KindJSON, Cap: MaxJSONColumnBytes, off: unsafe.Offsetof(rec.PolicyDetails),
-		JSON: &JSONColumn{Encode: (*Record).PolicyDetailsJSON, Append: appendPolicyDetails, Decode: decodePolicyDetails, Canonical: policyDetailsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).PolicyDetailsJSON, Compact: compactPolicyDetails, Expand: expandPolicyDetails, Decode: decodePolicyDetails, Canonical: policyDetailsCanonical,
 			Withhold: withholdPolicyDetails, stored: unsafe.Offsetof(StoredJSON{}.PolicyDetails)}},
 	{Attr: AttrTopPolicy, Optional: true, StampOnly: true, off: unsafe.Offsetof(rec.PolicyDetails) + unsafe.Offsetof(rec.PolicyDetails.TopPolicy)},
 	{Attr: AttrPolicyLabel, Kind: KindExtra, Named: true, off: unsafe.Offsetof(Extra{}.PolicyLabel)},
@@ -160,10 +162,10 @@ var Fields = []Field{
 	{Column: "tokens_used", Attr: AttrTokensUsed, Kind: KindInt, off: unsafe.Offsetof(rec.TokensUsed)},
 	{Column: "cost", Attr: AttrCost, Kind: KindFloat, off: unsafe.Offsetof(rec.Cost)},
 	{Column: "compliance_flags", Attr: AttrComplianceFlags, Kind: KindJSON, off: unsafe.Offsetof(rec.ComplianceFlags),
-		JSON: &JSONColumn{Encode: (*Record).ComplianceFlagsJSON, Append: appendComplianceFlags, Decode: decodeComplianceFlags, Canonical: complianceFlagsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).ComplianceFlagsJSON, Compact: compactComplianceFlags, Expand: expandComplianceFlags, Decode: decodeComplianceFlags, Canonical: complianceFlagsCanonical,
 			stored: unsafe.Offsetof(StoredJSON{}.ComplianceFlags)}},
 	{Column: "security_metrics", Attr: AttrSecurityMetrics, Kind: KindJSON, off: unsafe.Offsetof(rec.SecurityMetrics),
-		JSON: &JSONColumn{Encode: (*Record).SecurityMetricsJSON, Append: appendSecurityMetrics, Decode: decodeSecurityMetrics, Canonical: securityMetricsCanonical,
+		JSON: &JSONColumn{Encode: (*Record).SecurityMetricsJSON, Compact: compactSecurityMetrics, Expand: expandSecurityMetrics, Decode: decodeSecurityMetrics, Canonical: securityMetricsCanonical,
 			stored: unsafe.Offsetof(StoredJSON{}.SecurityMetrics)}},
 	{Column: "metadata", Kind: KindJSON, Cap: MaxJSONColumnBytes, off: unsafe.Offsetof(rec.Metadata),
 		JSON: &JSONColumn{Encode: (*Record).MetadataJSON, Withhold: withholdMetadata, stored: unsafe.Offsetof(StoredJSON{}.Metadata)}},
@@ -261,12 +263,6 @@ func unmarshalStamped(s string, v any) error {
 	}
 	return json.Unmarshal([]byte(s), v)
 }
-
-func appendPolicyDetails(dst []byte, r *Record) []byte { return r.PolicyDetails.AppendJSON(dst) }
-func appendComplianceFlags(dst []byte, r *Record) []byte {
-	return append(dst, r.ComplianceFlags.jsonString()...)
-}
-func appendSecurityMetrics(dst []byte, r *Record) []byte { return r.SecurityMetrics.appendJSON(dst) }
 
 func withholdPolicyDetails(r *Record, v string) {
 	r.PolicyDetails = PolicyDetails{Reasons: []string{"policy_details " + v}}

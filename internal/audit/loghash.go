@@ -42,7 +42,8 @@ type LogHasher struct {
 	buf    []byte // canonical encoding
 	ents   []mdEntry
 	order  []sortKey
-	memos  [maxJSONMemos]jsonMemo // of the stamped JSON columns, in table order
+	memos  [maxJSONMemos]jsonMemo // of the JSON columns stamped as JSON attributes, in table order
+	cmemos [maxJSONMemos]jsonMemo // of their compact forms in audit.record
 	// stamped is a copy of a record's audit.record (LogRecordHash)
 	stamped  []byte
 	traceID  pcommon.TraceID // the last ones seen, and their hex
@@ -60,8 +61,8 @@ var stampedMask = func() (m uint64) {
 }()
 
 // The stampedSink of LogHasher: strings stay in the encoding, numbers and lists in the hasher's scratch.
-func (h *LogHasher) json(i int, s string)  { h.raw[i] = s }
-func (h *LogHasher) extra(i int, s string) { h.raw[i] = s }
+func (h *LogHasher) compact(i int, s string) { h.raw[i] = s }
+func (h *LogHasher) extra(i int, s string)   { h.raw[i] = s }
 func (h *LogHasher) list(i int, n int) []string {
 	if cap(h.strs[i]) < n {
 		h.strs[i] = make([]string, n)
@@ -284,7 +285,12 @@ func (h *LogHasher) hash(res pcommon.Resource, lr plog.LogRecord, stamped []byte
 		f := &Fields[i]
 		switch {
 		case f.Kind == KindJSON && f.JSON.Canonical != nil:
-			if *f.Stored(&h.js), ok = h.memos[memo].canonical(raw(i), f.JSON.Canonical); !ok {
+			if seen&(1<<i) == 0 && hasStamped { // from audit.record
+				*f.Stored(&h.js), ok = h.cmemos[memo].canonical(raw(i), f.JSON.canonicalCompact)
+			} else {
+				*f.Stored(&h.js), ok = h.memos[memo].canonical(raw(i), f.JSON.Canonical)
+			}
+			if !ok {
 				return "", false
 			}
 			memo++

@@ -23,7 +23,9 @@ import (
 //
 // Compact encoding: a version byte (stampedVersion), the number of entries, then every entry of Fields that is
 // read back (stampedEntries: an attribute of its own, not StampOnly, extras filed under metadata), in table order:
-//   - text, uuid, extra, JSON column (as Field.JSON.Encode writes it): uvarint length, then the bytes;
+//   - text, uuid, extra: uvarint length, then the bytes;
+//   - a JSON column: uvarint length, then its compact form (JSONColumn.Compact; stamped_json.go), which Expand
+//     turns back into the field the exporters encode;
 //   - time: varint Unix seconds, uvarint nanoseconds (UTC);
 //   - list (KindList, KindStringsJSON): uvarint count, then each element as text;
 //   - measured int: 0 (not measured) or 1 then the varint; measured float: 0, or 1 then the 8 IEEE 754 bytes
@@ -74,7 +76,7 @@ func (r *Record) AppendStamped(dst []byte, extra *Extra) []byte {
 			// The length is not known before the document is written: reserve one byte and move the document when
 			// its length needs more.
 			at := len(dst)
-			dst = f.JSON.Append(append(dst, 0), r)
+			dst = f.JSON.Compact(append(dst, 0), r)
 			dst = fixLength(dst, at)
 		case KindStringsJSON, KindList:
 			l := *f.List(r)
@@ -189,7 +191,7 @@ func (d *stampedDecoder) str() string {
 // stampedSink receives what the decoder does not put in the Record itself: the JSON columns as encoded, the
 // extras, and list storage.
 type stampedSink interface {
-	json(i int, s string)
+	compact(i int, s string)
 	extra(i int, s string)
 	list(i int, n int) []string // storage for n elements
 	int(i int, v int64) *int64
@@ -222,7 +224,7 @@ func decodeStamped(b []byte, r *Record, sink stampedSink) error {
 			}
 			*f.Time(r) = time.Unix(sec, int64(ns)).UTC()
 		case KindJSON:
-			sink.json(i, d.str())
+			sink.compact(i, d.str())
 		case KindStringsJSON, KindList:
 			n := d.uvarint()
 			if n > uint64(len(d.b)-d.i) { // every element takes a byte at least
@@ -270,6 +272,13 @@ type recordSink struct {
 	x     *Extra
 	err   error
 	errAt int
+}
+
+func (s *recordSink) compact(i int, v string) {
+	f := &Fields[i]
+	if err := f.JSON.Expand(s.r, v); err != nil {
+		s.fail(i, fmt.Errorf("bad %s in %s: %w", f.Column, AttrRecord, err))
+	}
 }
 
 func (s *recordSink) json(i int, v string) {
