@@ -450,3 +450,42 @@ func TestResourceFindingsApplyToEveryRecord(t *testing.T) {
 	assert.Equal(t, []string{"host.owner"}, recs[1].RedactedFields)
 	assert.Equal(t, audit.VerdictRedacted, recs[1].PolicyDecision)
 }
+
+// A governed log record carries audit.record and exactly the named attributes of the field table (tool_name when
+// set, pii_types when PII was masked), equal to the record's fields; no other audit.* attribute.
+func TestStampedAttributesAreTheNamedOnes(t *testing.T) {
+	g := newTestGovernor(t, nil)
+	out, err := g.processLogs(authCtx(license(), claudeHeaders()), fixtureLogs(t))
+	require.NoError(t, err)
+	named := map[string]bool{}
+	for _, k := range audit.NamedAttributes() {
+		named[k] = true
+	}
+	rl := out.ResourceLogs().At(0)
+	for _, lr := range rl.ScopeLogs().At(0).LogRecords().All() {
+		r, err := audit.FromLogRecord(rl.Resource(), lr)
+		require.NoError(t, err)
+		want := map[string]any{
+			audit.AttrEvent: r.Metadata["event_name"], audit.AttrTenantID: r.TenantID, audit.AttrOrigin: string(r.Origin),
+			audit.AttrPlane: string(r.Plane), audit.AttrUserEmail: r.UserEmail, audit.AttrRequestType: r.RequestType,
+			audit.AttrPolicyDecision: string(r.PolicyDecision), audit.AttrPolicyLabel: audit.PolicyLabel(r.PolicyDetails.TopPolicy),
+		}
+		if r.ToolName != "" {
+			want[audit.AttrToolName] = r.ToolName
+		}
+		if len(r.PIITypes) > 0 {
+			want[audit.AttrPIITypes] = []any{}
+			for _, p := range r.PIITypes {
+				want[audit.AttrPIITypes] = append(want[audit.AttrPIITypes].([]any), p)
+			}
+		}
+		got := map[string]any{}
+		for k, v := range lr.Attributes().All() {
+			if strings.HasPrefix(k, audit.AttrPrefix) && k != audit.AttrRecord {
+				assert.True(t, named[k], "%s is not a named attribute", k)
+				got[k] = v.AsRaw()
+			}
+		}
+		assert.Equal(t, want, got, r.RequestType)
+	}
+}
