@@ -122,9 +122,10 @@ e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || tru
   echo "  the same server: rows/s and the Postgres CPU per row (a checkpoint before each side)."
   echo
   echo "The sides alternate over the rounds and each figure is the best of its side. Then: the collector's peak RSS"
-  echo "(VmHWM) after the sustained rounds; its CPU profile, 15 s under the same closed loop (\`go tool pprof -top\`: flat,"
-  echo "then cumulative over govcol's own functions); and the open loop (\`govctl load --rate\`) at 50 % of the sustained rate (the lower of"
-  echo "acknowledged and stored per second) for the p99 acknowledgement latency. $(secs e2e) s."
+  echo "(VmHWM) after the sustained rounds; its CPU profile, 15 s under the same closed loop (\`go tool pprof -top\`:"
+  echo "flat, then cumulative over govcol's own functions, where a function's flat time includes the library code it"
+  echo "calls); and the open loop (\`govctl load --rate\`) at 50 % of the sustained rate (the lower of acknowledged and"
+  echo "stored per second) for the p99 acknowledgement latency. $(secs e2e) s."
   echo
   echo '```'
   e2e_lines | fold -s -w 118
