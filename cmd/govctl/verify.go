@@ -76,6 +76,9 @@ func runVerify(ctx context.Context, out io.Writer, o verifyOptions, now time.Tim
 	if dsn == "" {
 		return errors.New("--dsn or GOVCOL_PG_DSN is required")
 	}
+	if err := (storeconfig.Tables{Records: o.table, Checkpoints: o.checkpoints}).Validate(); err != nil {
+		return err // the names go into SQL: only plain identifiers
+	}
 	if len(o.keys) == 0 && o.jwks == "" {
 		return errors.New("give the checkpoint public keys with --key or --jwks")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -486,4 +487,18 @@ func TestVerifyMemoryIsBounded(t *testing.T) {
 	peakMiB := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
 	t.Logf("govctl verify over 44,000 records: peak RSS %.0f MiB", peakMiB)
 	assert.Less(t, peakMiB, 100.0, "peak RSS of verify over 44,000 records (MiB)")
+}
+
+// --table and --checkpoints-table go into SQL: verify refuses anything but the store's plain identifiers before it
+// connects (the shared rule of internal/store/storeconfig).
+func TestVerifyRefusesTableNamesThatAreNotIdentifiers(t *testing.T) {
+	for _, o := range []verifyOptions{
+		{table: "audit_logs; DROP TABLE audit_logs", checkpoints: "audit_checkpoints"},
+		{table: "audit_logs", checkpoints: `audit_checkpoints"`},
+		{table: "audit_logs", checkpoints: "audit_logs"},
+	} {
+		o.dsn, o.keys = "postgres://nobody@127.0.0.1:1/none", []string{"unused.pem"}
+		err := runVerify(context.Background(), io.Discard, o, time.Now())
+		require.ErrorContains(t, err, "must match", "%+v", o)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // Config is the s3decision exporter's configuration.
@@ -115,8 +117,8 @@ const (
 
 func (r *ReconcileConfig) validate(c *Config) []error {
 	var errs []error
-	if r.Table == "" || !isSQLIdent(r.Table) {
-		errs = append(errs, fmt.Errorf("reconcile.table %q must be a plain SQL identifier", r.Table))
+	if !storeconfig.ValidTable(r.Table) {
+		errs = append(errs, fmt.Errorf("reconcile.table %q must be a plain SQL identifier matching %s", r.Table, storeconfig.TablePattern))
 	}
 	if r.Interval <= 0 || r.Slice <= 0 || r.Settle <= 0 || r.Recheck < 0 || r.InitialLookback < 0 {
 		errs = append(errs, errors.New("reconcile.interval, slice and settle must be positive, recheck and initial_lookback not negative"))
@@ -134,15 +136,6 @@ func (r *ReconcileConfig) validate(c *Config) []error {
 		errs = append(errs, fmt.Errorf("reconcile.put_concurrency must be between 1 and %d", maxWorkers))
 	}
 	return errs
-}
-
-func isSQLIdent(s string) bool {
-	for i, ch := range s {
-		if !(ch == '_' || ch >= 'a' && ch <= 'z' || i > 0 && ch >= '0' && ch <= '9') {
-			return false
-		}
-	}
-	return s != "" && len(s) <= 48
 }
 
 // sanitizeInstance keeps the characters an object key segment may hold.
