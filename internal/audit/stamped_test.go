@@ -101,3 +101,30 @@ func FuzzStampedDecode(f *testing.F) {
 		_, _ = h.LogRecordHash(pcommon.NewResource(), lr)
 	})
 }
+
+// BenchmarkStampedHash is the chain's hash of a record before it is stamped (LogHasher.StampedHash) over the
+// fixture mix.
+func BenchmarkStampedHash(b *testing.B) {
+	type c struct {
+		res     pcommon.Resource
+		lr      plog.LogRecord
+		stamped []byte
+	}
+	var cases []c
+	for _, fc := range fixtureCases("governed", audittest.Batch(audittest.GovernedFixture(b), 10)) {
+		v, _ := fc.lr.Attributes().Get(audit.AttrRecord)
+		stamped := v.Bytes().AsRaw()
+		fc.lr.Attributes().Remove(audit.AttrRecord)
+		cases = append(cases, c{fc.res, fc.lr, stamped})
+	}
+	var h audit.LogHasher
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		x := cases[n%len(cases)]
+		if _, err := h.StampedHash(x.res, x.lr, x.stamped); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
