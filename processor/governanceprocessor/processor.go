@@ -66,10 +66,10 @@ type recordScratch struct {
 	mask maskState
 	eval evaluation
 	// rec is the record being governed; stamped its compact encoding (audit.record) before it is copied onto the
-	// log record; hasher hashes it for the chain.
+	// log record. (The chain hashes it with the chain's LogHasher: a scratch does not outlive a garbage
+	// collection in the pool, and the hasher's memos are what make it cheap.)
 	rec     audit.Record
 	stamped []byte
-	hasher  audit.LogHasher
 	// Storage the record's lists point into (it lives until it is stamped), the request types seen, and the
 	// query hash's input and output.
 	piiTypes, redacted []string
@@ -556,9 +556,9 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 					// The chain fields and record_hash go into audit.record: the record is hashed in its compact
 					// encoding, exactly as the exporters will read it back, before it is stamped.
 					res := rl.Resource()
-					link, err := g.chainer.LinkRecord(id.tenantID, r, func(r *audit.Record) (string, error) {
+					link, err := g.chainer.LinkRecord(id.tenantID, r, func(r *audit.Record, h *audit.LogHasher) (string, error) {
 						sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
-						return sc.hasher.StampedHash(res, lr, sc.stamped)
+						return h.StampedHash(res, lr, sc.stamped)
 					})
 					if err != nil {
 						g.logger.Error("governance: chaining a record failed", zap.Error(err))
