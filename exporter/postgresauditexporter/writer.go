@@ -12,6 +12,7 @@ import (
 
 	"github.com/govcol/govcol/internal/audit"
 	"github.com/govcol/govcol/internal/integrity"
+	"github.com/govcol/govcol/internal/store/storeconfig"
 )
 
 // writer stores batches idempotently, in one transaction per batch. A batch is first COPied straight into the audit
@@ -43,7 +44,7 @@ func newWriter(pool *pgxpool.Pool, table, checkpoints string) *writer {
 		// whole in <table>_redeliveries, so the chain stays gapless; the count returned is the rows inserted.
 		insertSQL: "WITH ins AS (INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + staging +
 			" ON CONFLICT DO NOTHING RETURNING id, chain_id, chain_seq), " +
-			"again AS (INSERT INTO " + table + "_redeliveries (" + list + ") SELECT " + audit.ColumnList("s.") + " FROM " + staging + " s " +
+			"again AS (INSERT INTO " + storeconfig.Tables{Records: table}.Redeliveries() + " (" + list + ") SELECT " + audit.ColumnList("s.") + " FROM " + staging + " s " +
 			"WHERE s.chain_id IS NOT NULL AND s.record_hash IS NOT NULL " +
 			"AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id AND ins.chain_id = s.chain_id AND ins.chain_seq = s.chain_seq) " +
 			"AND NOT EXISTS (SELECT 1 FROM " + table + " a WHERE a.id = s.id AND a.\"timestamp\" = s.\"timestamp\" " +
