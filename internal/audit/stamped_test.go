@@ -128,3 +128,41 @@ func BenchmarkStampedHash(b *testing.B) {
 		n++
 	}
 }
+
+// BenchmarkExportRow is an exporter's per-record decode over the fixture mix: the Postgres exporter's (the record
+// read back and its JSON columns encoded, as COPY sends them) and the S3 decision exporter's (the record read back
+// with its event name).
+func BenchmarkExportRow(b *testing.B) {
+	type c struct {
+		res pcommon.Resource
+		lr  plog.LogRecord
+	}
+	var cases []c
+	for _, fc := range fixtureCases("governed", audittest.Batch(audittest.GovernedFixture(b), 10)) {
+		cases = append(cases, c{fc.res, fc.lr})
+	}
+	b.Run("postgres", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			x := cases[n%len(cases)]
+			r, err := exportRowPostgres(x.res, x.lr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = r.StoredJSON()
+			n++
+		}
+	})
+	b.Run("s3decision", func(b *testing.B) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			x := cases[n%len(cases)]
+			if _, err := exportRowDecision(x.res, x.lr); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	})
+}
