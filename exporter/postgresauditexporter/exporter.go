@@ -285,7 +285,7 @@ func (e *auditExporter) convertRows(ld plog.Logs) ([]row, []integrity.Checkpoint
 					cps = append(cps, cp)
 					continue
 				}
-				rec, err := audit.FromLogRecord(rl.Resource(), lrs.At(k))
+				rec, err := audit.FromLogRecordForStore(rl.Resource(), lrs.At(k))
 				if err != nil {
 					bad = append(bad, deadLetter{Reason: reasonMalformed, Error: err.Error(), Record: rawLogRecord(lrs.At(k))})
 					continue

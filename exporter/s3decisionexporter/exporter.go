@@ -169,7 +169,7 @@ func (e *decisionExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 					e.count(ctx, outcomeNotSelected, 1)
 					continue
 				}
-				r, rawTime, err := audit.FromLogRecordAnyTime(rl.Resource(), lr)
+				r, rawTime, err := audit.FromLogRecordForDecision(rl.Resource(), lr)
 				if err != nil {
 					e.logger.Warn("Not a governed audit record; no decision object", zap.Error(err))
 					e.count(ctx, outcomeFailed, 1)

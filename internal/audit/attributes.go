@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -74,7 +75,18 @@ var ErrBadTimestamp = errors.New("bad " + AttrTimestamp)
 // FromLogRecordAnyTime is FromLogRecord for a record whose audit.timestamp may not parse: the Record then has a zero
 // Timestamp and the raw value is returned.
 func FromLogRecordAnyTime(res pcommon.Resource, lr plog.LogRecord) (Record, string, error) {
-	r, err := FromLogRecord(res, lr)
+	return fromLogRecordAnyTime(res, lr, metadataMap)
+}
+
+// FromLogRecordForDecision is FromLogRecordAnyTime for a reader that needs the record's fields and its event name
+// but not its metadata (the S3 decision exporter): Metadata holds only the stamped extras (event_name, license_id,
+// license_tier, attempted_user_email, when set), not the record's other attributes nor the resource.
+func FromLogRecordForDecision(res pcommon.Resource, lr plog.LogRecord) (Record, string, error) {
+	return fromLogRecordAnyTime(res, lr, metadataExtras)
+}
+
+func fromLogRecordAnyTime(res pcommon.Resource, lr plog.LogRecord, mode metadataMode) (Record, string, error) {
+	r, err := decodeLogRecord(res, lr, mode)
 	if err == nil || !errors.Is(err, ErrBadTimestamp) {
 		return r, "", err
 	}
@@ -85,7 +97,7 @@ func FromLogRecordAnyTime(res pcommon.Resource, lr plog.LogRecord) (Record, stri
 	fixed := plog.NewLogRecord()
 	lr.CopyTo(fixed)
 	fixed.Attributes().PutStr(AttrTimestamp, placeholderTime)
-	r, err = FromLogRecord(res, fixed)
+	r, err = decodeLogRecord(res, fixed, mode)
 	r.Timestamp = time.Time{}
 	return r, raw, err
 }
@@ -183,19 +195,42 @@ func putInt(m pcommon.Map, k string, v *int64) {
 // ContentKeys), the resource attributes under "resource", and the extra stamped facts. It fails when the record
 // was not stamped or a stamped value is malformed; the caller reports and skips that record.
 func FromLogRecord(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
+	return decodeLogRecord(res, lr, metadataMap)
+}
+
+// FromLogRecordForStore is FromLogRecord for a writer of the metadata column (the Postgres exporter): the metadata
+// is encoded as JSON straight from the attributes, without the map (MetadataJSON returns that encoding, and a
+// Record marshalled to JSON carries it as its metadata), and Metadata is nil. The JSON has the value
+// json.Marshal(Metadata) would have had (members sorted by key, the later of a repeated key kept); a record whose
+// metadata that encoder does not write (a bytes value, a key that is not valid UTF-8) gets the map, as with
+// FromLogRecord.
+func FromLogRecordForStore(res pcommon.Resource, lr plog.LogRecord) (Record, error) {
+	return decodeLogRecord(res, lr, metadataJSON)
+}
+
+// metadataMode is how fromLogRecord builds the metadata.
+type metadataMode uint8
+
+const (
+	metadataMap    metadataMode = iota // Record.Metadata, the map
+	metadataJSON                       // the JSON encoding only (FromLogRecordForStore)
+	metadataExtras                     // the stamped extras only (FromLogRecordForDecision)
+)
+
+func decodeLogRecord(res pcommon.Resource, lr plog.LogRecord, mode metadataMode) (Record, error) {
 	v, ok := lr.Attributes().Get(AttrRecord)
 	if !ok {
-		return fromLogRecord(res, lr, nil, false)
+		return fromLogRecord(res, lr, nil, false, mode)
 	}
 	if v.Type() != pcommon.ValueTypeBytes {
 		return Record{}, fmt.Errorf("%w: a %s value, not bytes", errStamped, v.Type())
 	}
-	return fromLogRecord(res, lr, v.Bytes().AsRaw(), true)
+	return fromLogRecord(res, lr, v.Bytes().AsRaw(), true, mode)
 }
 
 // fromLogRecord is FromLogRecord with the compact encoding given (hasStamped), which then takes the place of
-// audit.record. The strings of the Record alias stamped.
-func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasStamped bool) (Record, error) {
+// audit.record, and the metadata built as mode says. The strings of the Record alias stamped.
+func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasStamped bool, mode metadataMode) (Record, error) {
 	attrs := lr.Attributes()
 	var r Record
 	var extra Extra
@@ -237,6 +272,25 @@ func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasS
 		r.SpanID = sid.String()
 	}
 
+	switch mode {
+	case metadataJSON:
+		if b, ok := metadataJSONOf(res, attrs, &extra); ok {
+			r.metadataJSON = b
+			return r, r.Validate()
+		}
+	case metadataExtras:
+		for i := range Fields {
+			if f := &Fields[i]; f.Kind == KindExtra && f.MetadataKey != "" {
+				if v := *f.Extra(&extra); v != "" {
+					if r.Metadata == nil {
+						r.Metadata = make(map[string]any, 1)
+					}
+					r.Metadata[f.MetadataKey] = v
+				}
+			}
+		}
+		return r, r.Validate()
+	}
 	md := make(map[string]any, max(attrs.Len()-MaxStampedAttributes, 0))
 	for k, v := range attrs.All() {
 		if strings.HasPrefix(k, AttrPrefix) || ContentKeys[k] {
@@ -341,4 +395,45 @@ func getStrings(v pcommon.Value, present bool) []string {
 		out[i] = sl.At(i).AsString()
 	}
 	return out
+}
+
+// mdWriters are the scratch of metadataJSONOf.
+var mdWriters = sync.Pool{New: func() any { return &plainMetadata{w: mdWriter{plain: true}} }}
+
+type plainMetadata struct {
+	w   mdWriter
+	buf []byte
+}
+
+// metadataJSONOf writes the metadata FromLogRecord builds as a map (the record's attributes but the audit.* ones and
+// ContentKeys, then the stamped extras, then the resource under "resource", a later key replacing an earlier one)
+// directly as JSON (mdWriter, plain); ok is false when it declines.
+func metadataJSONOf(res pcommon.Resource, attrs pcommon.Map, extra *Extra) ([]byte, bool) {
+	p := mdWriters.Get().(*plainMetadata)
+	defer mdWriters.Put(p)
+	w := &p.w
+	w.ents, w.order = w.ents[:0], w.order[:0]
+	for k, v := range attrs.All() {
+		if !strings.HasPrefix(k, AttrPrefix) && !ContentKeys[k] {
+			w.ents = append(w.ents, mdEntry{key: k, val: v})
+		}
+	}
+	for i := range Fields {
+		if f := &Fields[i]; f.Kind == KindExtra && f.MetadataKey != "" {
+			if v := *f.Extra(extra); v != "" {
+				w.ents = append(w.ents, mdEntry{key: f.MetadataKey, str: v, kind: entString})
+			}
+		}
+	}
+	if ra := res.Attributes(); ra.Len() > 0 {
+		w.ents = append(w.ents, mdEntry{key: "resource", res: ra, kind: entMap})
+	}
+	var ok bool
+	p.buf, ok = w.appendObject(p.buf[:0], 0)
+	// Drop the references to pdata the scratch holds, so the pool keeps no record alive.
+	clear(w.ents[:cap(w.ents)])
+	if !ok {
+		return nil, false
+	}
+	return append(make([]byte, 0, len(p.buf)), p.buf...), true
 }

@@ -40,8 +40,7 @@ type LogHasher struct {
 	js     StoredJSON
 	md     []byte // canonical metadata
 	buf    []byte // canonical encoding
-	ents   []mdEntry
-	order  []sortKey
+	mdWriter
 	memos  [maxJSONMemos]jsonMemo // of the JSON columns stamped as JSON attributes, in table order
 	cmemos [maxJSONMemos]jsonMemo // of their compact forms in audit.record
 	// stamped is a copy of a record's audit.record (LogRecordHash)
@@ -76,6 +75,17 @@ func (h *LogHasher) int(i int, v int64) *int64 {
 func (h *LogHasher) float(i int, v float64) *float64 {
 	h.floats[i] = v
 	return &h.floats[i]
+}
+
+// mdWriter writes the metadata column straight from the pcommon values: in canonical JSON form for the hash
+// (LogHasher), or, plain, as valid JSON equal in value to json.Marshal of the map FromLogRecord builds (the exporters
+// store that: FromLogRecordForStore; its bytes are json.Marshal's). The two differ only in how a non-integer number
+// is written (canonical: an exact rational; plain: as encoding/json writes it) and in invalid UTF-8 in a string
+// (canonical: a raw U+FFFD; plain: encoding/json's \ufffd escape). The zero value writes canonical JSON.
+type mdWriter struct {
+	ents  []mdEntry
+	order []sortKey
+	plain bool
 }
 
 // mdEntry is one member of a metadata object being written: a pcommon value, or (top level) one of the stamped
@@ -177,7 +187,7 @@ func (h *LogHasher) StampedHash(res pcommon.Resource, lr plog.LogRecord, stamped
 	if s, ok := h.hash(res, lr, stamped, true); ok {
 		return s, nil
 	}
-	rec, err := fromLogRecord(res, lr, stamped, true)
+	rec, err := fromLogRecord(res, lr, stamped, true, metadataMap)
 	if err != nil {
 		return "", err
 	}
@@ -407,7 +417,7 @@ func canonicalOf(raw []byte) ([]byte, bool) {
 // appendObject writes the entries h.ents[from:] as a canonical JSON object — what json.Marshal of the map
 // FromLogRecord builds (AsRaw, jsonSafe) becomes once canonicalized: members sorted by key, the last of a repeated
 // key kept — and drops them from h.ents. Nested maps push their members above from while they are written.
-func (h *LogHasher) appendObject(dst []byte, from int) ([]byte, bool) {
+func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
 	// Sort (stably) small records of an 8-byte key prefix and an index rather than the entries themselves.
 	at := len(h.order)
 	for i := from; i < len(h.ents); i++ {
@@ -437,7 +447,7 @@ func (h *LogHasher) appendObject(dst []byte, from int) ([]byte, bool) {
 		dst = append(dst, ':')
 		switch e.kind {
 		case entString:
-			dst, ok = appendCanonicalStr(dst, e.str), true
+			dst, ok = h.appendStr(dst, e.str), true
 		case entMap:
 			dst, ok = h.appendMap(dst, e.res)
 		default:
@@ -467,14 +477,14 @@ func keyPrefix(k string) uint64 {
 	return p
 }
 
-func (h *LogHasher) less(a, b sortKey) bool {
+func (h *mdWriter) less(a, b sortKey) bool {
 	if a.pre != b.pre {
 		return a.pre < b.pre
 	}
 	return h.ents[a.i].key < h.ents[b.i].key
 }
 
-func (h *LogHasher) appendMap(dst []byte, m pcommon.Map) ([]byte, bool) {
+func (h *mdWriter) appendMap(dst []byte, m pcommon.Map) ([]byte, bool) {
 	from := len(h.ents)
 	for k, v := range m.All() {
 		h.ents = append(h.ents, mdEntry{key: k, val: v})
@@ -482,13 +492,24 @@ func (h *LogHasher) appendMap(dst []byte, m pcommon.Map) ([]byte, bool) {
 	return h.appendObject(dst, from)
 }
 
-// appendValue writes v as the canonical form of json.Marshal(jsonSafe(v.AsRaw())).
-func (h *LogHasher) appendValue(dst []byte, v pcommon.Value) ([]byte, bool) {
+// appendStr writes the string s; plain, invalid UTF-8 as encoding/json writes it (its \ufffd escape).
+func (h *mdWriter) appendStr(dst []byte, s string) []byte {
+	out, valid := appendCanonicalStrValid(dst, s)
+	if valid || !h.plain {
+		return out
+	}
+	q, _ := json.Marshal(s)
+	return append(out[:len(dst)], q...)
+}
+
+// appendValue writes v as the canonical form of json.Marshal(jsonSafe(v.AsRaw())) (plain: as json.Marshal writes it,
+// see mdWriter).
+func (h *mdWriter) appendValue(dst []byte, v pcommon.Value) ([]byte, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeEmpty:
 		return append(dst, "null"...), true
 	case pcommon.ValueTypeStr:
-		return appendCanonicalStr(dst, v.Str()), true
+		return h.appendStr(dst, v.Str()), true
 	case pcommon.ValueTypeBool:
 		return strconv.AppendBool(dst, v.Bool()), true
 	case pcommon.ValueTypeInt:
@@ -498,6 +519,9 @@ func (h *LogHasher) appendValue(dst []byte, v pcommon.Value) ([]byte, bool) {
 		if math.IsNaN(f) || math.IsInf(f, 0) { // jsonSafe
 			var b [8]byte
 			return appendCanonicalStr(dst, string(strconv.AppendFloat(b[:0], f, 'g', -1, 64))), true
+		}
+		if h.plain {
+			return appendJSONFloat(dst, f), true
 		}
 		var b [32]byte
 		out, err := appendCanonicalNumber(dst, appendJSONFloat(b[:0], f))

@@ -66,7 +66,8 @@ func indexSlash(s string) int {
 }
 
 // FuzzLogHasher adds fuzzed attributes (a string, a double, an int, a nested map) to a governed record and to its
-// resource and compares the fast hash with the reference.
+// resource and compares the fast hash with the reference, and the exporters' decodes (the metadata JSON written
+// directly) with FromLogRecord.
 func FuzzLogHasher(f *testing.F) {
 	f.Add("key", "value", 1.5, int64(7), "nested", "\u2028<&>")
 	f.Add("ключ", "\xff\x00", math.Inf(1), int64(math.MinInt64), "", "")
@@ -92,6 +93,7 @@ func FuzzLogHasher(f *testing.F) {
 			sl.AppendEmpty().SetDouble(-d)
 		}
 		c := hashCase{res: rl.Resource(), lr: lr}
+		checkExportDecodes(t, c.res, c.lr)
 		want, werr := referenceHash(c)
 		got, ok := h.LogRecordHash(c.res, c.lr)
 		switch {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +132,8 @@ type Record struct {
 	ComplianceFlags ComplianceFlags `json:"compliance_flags"`
 	SecurityMetrics SecurityMetrics `json:"security_metrics"`
 	Metadata        map[string]any  `json:"metadata"`
+	// metadataJSON is the metadata column as FromLogRecordForStore encoded it, when Metadata is nil.
+	metadataJSON []byte
 
 	ChainID    string `json:"chain_id,omitempty"`
 	ChainSeq   int64  `json:"chain_seq,omitempty"`
@@ -203,8 +206,12 @@ func (r *Record) ComplianceFlagsJSON() []byte { return []byte(r.ComplianceFlags.
 // SecurityMetricsJSON returns security_metrics as JSON.
 func (r *Record) SecurityMetricsJSON() []byte { return []byte(r.SecurityMetrics.jsonString()) }
 
-// MetadataJSON returns metadata as JSON ({} when empty).
+// MetadataJSON returns metadata as JSON ({} when empty): the encoding FromLogRecordForStore made when Metadata is
+// nil (the caller does not change it), else Metadata encoded.
 func (r *Record) MetadataJSON() []byte {
+	if r.Metadata == nil && r.metadataJSON != nil {
+		return r.metadataJSON
+	}
 	if len(r.Metadata) == 0 {
 		return []byte("{}")
 	}
@@ -218,4 +225,32 @@ func mustJSON(v any) []byte {
 		panic("audit: " + err.Error())
 	}
 	return b
+}
+
+// recordJSON is Record without its MarshalJSON.
+type recordJSON Record
+
+// MarshalJSON encodes r as encoding/json would, except that metadata encoded by FromLogRecordForStore (Metadata
+// nil) is written as that encoding: a record written to a file (the Postgres exporter's fallback) keeps its
+// metadata. HTML escaping is left to the caller's encoder, as for a Record without this method.
+func (r Record) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode((*recordJSON)(&r)); err != nil {
+		return nil, err
+	}
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if r.Metadata != nil || r.metadataJSON == nil {
+		return out, nil
+	}
+	// Metadata (nil) was written as null where the encoding goes. No string value holds this sequence (a quote in
+	// one is escaped), so the first one is the member.
+	const null = `,"metadata":null`
+	i := bytes.Index(out, []byte(null))
+	if i < 0 {
+		return nil, errors.New("audit: no metadata member in an encoded record")
+	}
+	j := i + len(null) - len("null")
+	return append(out[:j:j], append(r.metadataJSON, out[i+len(null):]...)...), nil
 }

@@ -9,10 +9,10 @@ import (
 
 // The decodes BenchmarkExportRow measures: what each exporter calls for a record.
 func exportRowPostgres(res pcommon.Resource, lr plog.LogRecord) (audit.Record, error) {
-	return audit.FromLogRecord(res, lr)
+	return audit.FromLogRecordForStore(res, lr)
 }
 
 func exportRowDecision(res pcommon.Resource, lr plog.LogRecord) (audit.Record, error) {
-	r, _, err := audit.FromLogRecordAnyTime(res, lr)
+	r, _, err := audit.FromLogRecordForDecision(res, lr)
 	return r, err
 }
