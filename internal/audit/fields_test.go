@@ -79,6 +79,9 @@ func TestFieldTable(t *testing.T) {
 	}
 	for _, typ := range []reflect.Type{reflect.TypeFor[Record](), reflect.TypeFor[Extra]()} {
 		for i := range typ.NumField() {
+			if typ.Field(i).Name == "metadataJSON" { // the metadata column's encoding, when FromLogRecordForStore made it
+				continue
+			}
 			assert.True(t, covered[typ.Name()+"."+typ.Field(i).Name], "%s.%s has no entry in Fields", typ.Name(), typ.Field(i).Name)
 		}
 	}
