@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -406,6 +407,22 @@ func (s *LeakScanner) ScanDir(t testing.TB, label, dir string) {
 			return err
 		}
 		switch {
+		case strings.HasSuffix(path, ".jsonl.gz"):
+			// The batched decision layout: gzip NDJSON, one decision object a line. Scanned decompressed, or a leak
+			// inside would be invisible to the scan.
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			for _, line := range strings.Split(string(plain), "\n") {
+				if line != "" {
+					s.scanJSON("decision object", label+" decision object", "", line)
+				}
+			}
 		case strings.HasSuffix(path, ".json"):
 			kind := "file"
 			if strings.Contains(rel, "decisions") {

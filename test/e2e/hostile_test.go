@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -534,8 +538,14 @@ func TestHostileInput(t *testing.T) {
 		assert.Positive(t, col.c.Metric(t, "otelcol_governance_identity_headers_refused"),
 			"%s: refused identity headers are counted", col.label)
 		redacted := q(`SELECT count(*) FROM audit_logs WHERE policy_decision <> 'allowed'`)
-		decisions, _ := filepath.Glob(filepath.Join(col.c.Dir, "decisions", "axonflow", "decisions", "*", "*", "*", "*.json"))
-		assert.GreaterOrEqual(t, len(decisions), redacted, "%s: every non-allowed record has its decision object", col.label)
+		// Per-decision objects (the harness) or batched NDJSON gzip (local.yaml), flushed within a second or so.
+		var decisions int
+		deadline := time.Now().Add(20 * time.Second)
+		for decisions = localDecisions(t, filepath.Join(col.c.Dir, "decisions")); decisions < redacted && time.Now().Before(deadline); {
+			time.Sleep(250 * time.Millisecond)
+			decisions = localDecisions(t, filepath.Join(col.c.Dir, "decisions"))
+		}
+		assert.GreaterOrEqual(t, decisions, redacted, "%s: every non-allowed record has its decision object", col.label)
 		db.Close(ctx)
 	}
 
@@ -650,4 +660,37 @@ func readGlob(t *testing.T, dir, pattern string) string {
 		return nil
 	}))
 	return sb.String()
+}
+
+// localDecisions counts the decision objects under a local_dir decision store in either layout: a <decision_id>.json
+// file each (per_decision) or a line each of <instance>-<seq>.jsonl.gz files (batched); checkpoints are not counted.
+func localDecisions(t testing.TB, dir string) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(path, string(filepath.Separator)+"checkpoints"+string(filepath.Separator)) {
+			return err
+		}
+		switch {
+		case strings.HasSuffix(path, ".jsonl.gz"):
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			n += bytes.Count(b, []byte("\n"))
+		case strings.HasSuffix(path, ".json"):
+			n++
+		}
+		return nil
+	}))
+	return n
 }
