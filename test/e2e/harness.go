@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -583,6 +584,18 @@ func StartLocalCollector(t testing.TB) *Collector {
 	return StartLocalCollectorWith(t, pgtest.NewDatabase(t))
 }
 
+// QuickStartMemoryLimit is the GOMEMLIMIT scripts/run-local.sh (`make run`) starts the quick start with when the
+// environment sets none; StartLocalCollectorWith starts the collector with it likewise, so that the tests and
+// BenchmarkEndToEnd measure the quick start as it runs.
+func QuickStartMemoryLimit(t testing.TB) string {
+	t.Helper()
+	script, err := os.ReadFile(filepath.Join(RepoRoot(t), "scripts", "run-local.sh"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^export GOMEMLIMIT="\$\{GOMEMLIMIT:-([0-9]+MiB)\}"$`).FindSubmatch(script)
+	require.NotNil(t, m, `scripts/run-local.sh: export GOMEMLIMIT="${GOMEMLIMIT:-<n>MiB}"`)
+	return string(m[1])
+}
+
 // StartLocalCollectorWith is StartLocalCollector storing into the database at dsn, with overlays: further
 // configuration files (YAML text) the collector merges over config/local.yaml, in order.
 func StartLocalCollectorWith(t testing.TB, dsn string, overlays ...string) *Collector {
@@ -613,6 +626,9 @@ func StartLocalCollectorWith(t testing.TB, dsn string, overlays ...string) *Coll
 		fmt.Sprintf("GOVCOL_TELEMETRY_PORT=%d", telPort), fmt.Sprintf("GOVCOL_METRICS_ENDPOINT=127.0.0.1:%d", promPort),
 		fmt.Sprintf("GOVCOL_HEALTH_ENDPOINT=127.0.0.1:%d", healthPort), "GOVCOL_SPAN_METRICS_FLUSH=1s",
 		fmt.Sprintf("GOVCOL_AUDIT_API_ENDPOINT=127.0.0.1:%d", apiPort),
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		env = append(env, "GOMEMLIMIT="+QuickStartMemoryLimit(t))
 	}
 	args := []string{"--config", filepath.Join(RepoRoot(t), "config", "local.yaml")}
 	for i, o := range overlays {
