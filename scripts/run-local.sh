@@ -29,5 +29,5 @@ MSG
 # letting it grow to twice what is live, which keeps the collector's peak RSS under about 256 MiB at the sustained
 # rate of `govctl load` (the binary's own mapped code and tables are about 100 MiB of that). Raise it on a busy
 # host; GOMEMLIMIT=off restores Go's default (no limit). See config/local.yaml, memory_limiter.
-export GOMEMLIMIT="${GOMEMLIMIT:-144MiB}"
+export GOMEMLIMIT="${GOMEMLIMIT:-128MiB}"
 exec ./bin/govcol --config config/local.yaml
