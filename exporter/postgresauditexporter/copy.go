@@ -49,57 +49,9 @@ func recsOf(rows []row) []audit.Record {
 	return recs
 }
 
-// checkCaps is audit.Record.CheckCaps on a prepared row: the same columns in the same order and the same error, with
-// the JSON columns measured as r.js holds them instead of encoded again (TestCheckCapsMatchesAudit keeps the two
-// equal).
-func (r *row) checkCaps() error {
-	rec := r.rec
-	for i := range audit.Fields {
-		f := &audit.Fields[i]
-		if f.Column == "" || f.Cap == 0 || (f.Kind != audit.KindText && f.Kind != audit.KindUUID) {
-			continue
-		}
-		if n := len(*f.Text(rec)); n > f.Cap {
-			return capError(f.Column, n, f.Cap)
-		}
-	}
-	for i := range audit.Fields {
-		f := &audit.Fields[i]
-		if f.Kind != audit.KindList || f.ElemCap == 0 {
-			continue
-		}
-		for _, s := range *f.List(rec) {
-			if len(s) > f.ElemCap {
-				return capError(f.Column+" element", len(s), f.ElemCap)
-			}
-		}
-	}
-	for i := range audit.Fields {
-		f := &audit.Fields[i]
-		if f.Kind != audit.KindJSON || f.Cap == 0 {
-			continue
-		}
-		if n := len(*f.Stored(&r.js)); n > f.Cap {
-			return capError(f.Column, n, f.Cap)
-		}
-	}
-	return nil
-}
-
-func capError(col string, n, limit int) error {
-	return fmt.Errorf("audit record: %s is %d bytes, over its cap of %d", col, n, limit)
-}
-
-// copyColumns are the entries of audit.Fields that are columns, in the order of audit.Columns.
-var copyColumns = func() []*audit.Field {
-	var out []*audit.Field
-	for i := range audit.Fields {
-		if audit.Fields[i].Column != "" {
-			out = append(out, &audit.Fields[i])
-		}
-	}
-	return out
-}()
+// checkCaps is audit.Record.CheckCaps on a prepared row, with the JSON columns measured as r.js holds them instead
+// of encoded again.
+func (r *row) checkCaps() error { return r.rec.CheckCapsStored(&r.js) }
 
 // COPY's binary format (PostgreSQL docs, "COPY", Binary Format): a signature, flags and header extension length,
 // then per row the field count and each field as a length (-1: NULL) and its bytes in the type's binary
@@ -163,8 +115,8 @@ func (c *copyReader) fill() {
 // appendCopyRow appends r as one row of binary COPY, the values as audit.Field.ColumnValue gives them.
 func appendCopyRow(b []byte, r *row) []byte {
 	rec := r.rec
-	b = binary.BigEndian.AppendUint16(b, uint16(len(copyColumns)))
-	for _, f := range copyColumns {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(audit.ColumnFields)))
+	for _, f := range audit.ColumnFields {
 		switch f.Kind {
 		case audit.KindText:
 			s := *f.Text(rec)

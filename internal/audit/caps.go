@@ -16,8 +16,12 @@ const (
 
 // CheckCaps reports the first column of r over its cap in ColumnCaps, naming the column and the sizes (never the
 // value).
-func (r *Record) CheckCaps() (err error) {
-	r.overCaps(func(col string, n, limit int, _ func(string)) bool {
+func (r *Record) CheckCaps() error { return r.CheckCapsStored(nil) }
+
+// CheckCapsStored is CheckCaps with the JSON columns measured as js holds them (the bytes an exporter sends), so they
+// are not encoded again; js nil encodes them from r.
+func (r *Record) CheckCapsStored(js *StoredJSON) (err error) {
+	r.overCaps(js, func(col string, n, limit int, _ func(string)) bool {
 		err = fmt.Errorf("audit record: %s is %d bytes, over its cap of %d", col, n, limit)
 		return false
 	})
@@ -28,7 +32,7 @@ func (r *Record) CheckCaps() (err error) {
 // marker(size, cap), so that a record refused for its size can be kept for an operator without the value: a value
 // over its cap never passed the governance processor's rules, so it may be raw content.
 func (r *Record) WithholdOverCaps(marker func(n, limit int) string) {
-	r.overCaps(func(_ string, n, limit int, replace func(string)) bool {
+	r.overCaps(nil, func(_ string, n, limit int, replace func(string)) bool {
 		replace(marker(n, limit))
 		return true
 	})
@@ -36,7 +40,8 @@ func (r *Record) WithholdOverCaps(marker func(n, limit int) string) {
 
 // overCaps calls f for every value of r over its cap, with a function that replaces the value, until f returns
 // false: the text columns, then the list elements, then the JSON columns, each in column order (Field.Cap, ElemCap).
-func (r *Record) overCaps(f func(col string, n, limit int, replace func(string)) bool) {
+// The JSON columns are measured as js holds them, or as encoded from r when js is nil.
+func (r *Record) overCaps(js *StoredJSON, f func(col string, n, limit int, replace func(string)) bool) {
 	for i := range Fields {
 		c := &Fields[i]
 		if c.Column == "" || c.Cap == 0 || (c.Kind != KindText && c.Kind != KindUUID) {
@@ -74,7 +79,13 @@ func (r *Record) overCaps(f func(col string, n, limit int, replace func(string))
 		if c.Kind != KindJSON || c.Cap == 0 {
 			continue
 		}
-		if n := len(c.JSON.Encode(r)); n > c.Cap && !f(c.Column, n, c.Cap, func(v string) { c.JSON.Withhold(r, v) }) {
+		var n int
+		if js != nil {
+			n = len(*c.Stored(js))
+		} else {
+			n = len(c.JSON.Encode(r))
+		}
+		if n > c.Cap && !f(c.Column, n, c.Cap, func(v string) { c.JSON.Withhold(r, v) }) {
 			return
 		}
 	}

@@ -182,6 +182,9 @@ const maxFields = 64
 var (
 	// Columns are the audit_logs columns, in the order the exporters write them and verifiers read them.
 	Columns = columnsOf(Fields)
+	// ColumnFields are the entries of Fields that are columns, in the order of Columns (what a COPY row writes and a
+	// stored row is read by).
+	ColumnFields = columnFieldsOf(Fields)
 	// ColumnCaps is the most bytes each capped column of audit_logs may hold (see Field.Cap). The governance
 	// processor builds records within these caps (identifiers that do not fit their shape are withheld, content is
 	// cut); exporters check them before anything reaches Postgres, so an oversize value is a dead letter of its own
@@ -209,6 +212,16 @@ func columnsOf(fs []Field) []string {
 	for _, f := range fs {
 		if f.Column != "" {
 			out = append(out, f.Column)
+		}
+	}
+	return out
+}
+
+func columnFieldsOf(fs []Field) []*Field {
+	var out []*Field
+	for i := range fs {
+		if fs[i].Column != "" {
+			out = append(out, &fs[i])
 		}
 	}
 	return out

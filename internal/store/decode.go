@@ -17,17 +17,6 @@ import (
 	"github.com/govcol/govcol/internal/integrity"
 )
 
-// columnFields are the entries of audit.Fields that are columns, in the order of audit.Columns.
-var columnFields = func() []*audit.Field {
-	var out []*audit.Field
-	for i := range audit.Fields {
-		if audit.Fields[i].Column != "" {
-			out = append(out, &audit.Fields[i])
-		}
-	}
-	return out
-}()
-
 // maxColumns bounds audit.Columns for scanEntry's scratch arrays (the field table has at most 64 entries).
 const maxColumns = 64
 
@@ -47,7 +36,7 @@ var kindOIDs = map[audit.FieldKind][]uint32{
 // binaryColumns reports whether the result has audit.Columns' types, all in binary format: then decodeEntry reads
 // the raw values directly (several times faster than Scan for 41 columns); otherwise scanEntry is used.
 func binaryColumns(fds []pgconn.FieldDescription) bool {
-	if len(fds) != len(columnFields) {
+	if len(fds) != len(audit.ColumnFields) {
 		return false
 	}
 	for i, fd := range fds {
@@ -55,7 +44,7 @@ func binaryColumns(fds []pgconn.FieldDescription) bool {
 			return false
 		}
 		found := false
-		for _, oid := range kindOIDs[columnFields[i].Kind] {
+		for _, oid := range kindOIDs[audit.ColumnFields[i].Kind] {
 			found = found || fd.DataTypeOID == oid
 		}
 		if !found {
@@ -120,7 +109,7 @@ func decodeEntry(vals [][]byte, e *integrity.Entry) error {
 		return &n, nil
 	}
 	var err error
-	for i, f := range columnFields {
+	for i, f := range audit.ColumnFields {
 		switch f.Kind {
 		case audit.KindText:
 			*f.Text(r) = text(i)
@@ -220,8 +209,8 @@ func scanEntry(rows pgx.Rows, e *integrity.Entry) error {
 		opt  [maxColumns]*string
 		seqs [maxColumns]*int64
 	)
-	dest := make([]any, len(columnFields))
-	for i, f := range columnFields {
+	dest := make([]any, len(audit.ColumnFields))
+	for i, f := range audit.ColumnFields {
 		switch f.Kind {
 		case audit.KindText, audit.KindUUID:
 			if f.Optional {
@@ -248,7 +237,7 @@ func scanEntry(rows pgx.Rows, e *integrity.Entry) error {
 	if err := rows.Scan(dest...); err != nil {
 		return err
 	}
-	for i, f := range columnFields {
+	for i, f := range audit.ColumnFields {
 		switch {
 		case opt[i] != nil:
 			*f.Text(r) = *opt[i]
