@@ -2,13 +2,14 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/hex"
+
 	"errors"
 	"fmt"
 	"math"
 	"time"
 	"unsafe"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -118,17 +119,7 @@ func decodeEntry(vals [][]byte, e *integrity.Entry) error {
 			if len(u) != 16 {
 				return errNotBinary
 			}
-			var b [36]byte
-			hex.Encode(b[0:8], u[0:4])
-			b[8] = '-'
-			hex.Encode(b[9:13], u[4:6])
-			b[13] = '-'
-			hex.Encode(b[14:18], u[6:8])
-			b[18] = '-'
-			hex.Encode(b[19:23], u[8:10])
-			b[23] = '-'
-			hex.Encode(b[24:], u[10:16])
-			*f.Text(r) = string(b[:])
+			*f.Text(r) = uuid.UUID(u).String() // lower-case 8-4-4-4-12, as Postgres prints a uuid
 		case audit.KindTime:
 			if *f.Time(r), err = tm(i); err != nil {
 				return err
