@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/govcol/govcol/internal/freeport"
 )
 
 // Cluster is a local PostgreSQL cluster in Dir, served on 127.0.0.1:Port.
@@ -205,15 +206,8 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
-// FreePort asks the kernel for a free loopback TCP port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a free loopback TCP port outside the kernel's ephemeral range (internal/freeport says why).
+func FreePort() (int, error) { return freeport.Port() }
 
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)

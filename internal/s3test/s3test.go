@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/govcol/govcol/internal/freeport"
 )
 
 // EnvBinary names the environment variable that may point at the versitygw binary.
@@ -78,12 +80,10 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), bin: bin, dir: t.TempDir(), port: port}
 	for _, d := range []string{"root", "versions"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {

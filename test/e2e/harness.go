@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/govcol/govcol/internal/audit"
+	"github.com/govcol/govcol/internal/freeport"
 	"github.com/govcol/govcol/internal/integrity"
 	"github.com/govcol/govcol/internal/license"
 	"github.com/govcol/govcol/internal/pgtest"
@@ -86,13 +87,12 @@ func ClaudeBinary(t testing.TB) string {
 	return path
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a free loopback port outside the kernel's ephemeral range (internal/freeport says why).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Keys is a license-signing key pair whose public half is on disk for the collector.
