@@ -73,7 +73,7 @@ section_status() { # name: a line saying the section failed, if it did
 secs() { cat "$tmp/$1.secs" 2>/dev/null || echo "?"; }
 
 # e2e_lines: BenchmarkEndToEnd's figures (its "E2E ..." log lines but the profile's), without the "E2E " prefix.
-e2e_lines() { grep -E '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' "$tmp/e2e.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: E2E //' | grep -v '^profile ' || true; }
+e2e_lines() { grep -E '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' "$tmp/e2e.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: E2E //' | grep -Ev '^(profile|stages)' || true; }
 e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || true; }
 
 {
@@ -130,6 +130,12 @@ e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || tru
   echo '```'
   e2e_lines | fold -s -w 118
   echo '```'
+  echo
+  echo "### Where the collector's CPU goes"
+  echo
+  grep -E 'E2E stages\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E stages\| //' | head -1 || true
+  echo
+  grep -E 'E2E stages\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E stages\| //' | tail -n +2 || true
   echo
   echo "### CPU profile of the collector under the closed loop"
   echo

@@ -113,7 +113,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 			pgUs/copyPgUs, goalPostgresCPU, verdict(pgUs/copyPgUs <= goalPostgresCPU))
 		b.Logf("E2E peak RSS at the sustained rate %.0f MiB (goal <= %d MiB: %s)", rss, goalPeakRSSMiB, verdict(rss <= goalPeakRSSMiB))
 
-		profile(b, c, db, lic, pprofPort, closedLoop)
+		cpuProfile := profile(b, c, db, lic, pprofPort, closedLoop)
+		names, shares, err := stageShares(cpuProfile)
+		require.NoError(b, err)
+		b.Logf("E2E stages| each CPU sample of the profile charged to the step of the path it was taken in (its innermost "+
+			"frame that names one; the garbage collector's work wherever it ran); µs per stored row = share x the "+
+			"collector CPU per stored row above (%.1f µs)", collectorUs)
+		for _, line := range stageTable(names, shares, collectorUs) {
+			b.Logf("E2E stages| %s", line)
+		}
 
 		rate := sustained / 2
 		lat := Load(b, c, lic, "http", append([]string{"--rate", strconv.FormatFloat(rate, 'f', 0, 64)}, closedLoop(20)...)...)()
@@ -210,8 +218,9 @@ func rawCopy(b *testing.B, db *pgx.Conn, postmaster int, runID string, round int
 	return s
 }
 
-// profile takes a CPU profile of the collector under the closed loop of the rounds and logs its top entries.
-func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, closedLoop func(int) []string) {
+// profile takes a CPU profile of the collector under the closed loop of the rounds, logs its top entries and returns
+// its path.
+func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, closedLoop func(int) []string) string {
 	const secs = 15
 	wait := Load(b, c, lic, "http", closedLoop(secs+4)...)
 	time.Sleep(2 * time.Second)
@@ -248,6 +257,12 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 			}
 		}
 	}
+	if keep := os.Getenv("GOVCOL_E2E_PROFILE"); keep != "" {
+		data, err := os.ReadFile(path)
+		require.NoError(b, err)
+		require.NoError(b, os.WriteFile(keep, data, 0o644))
+	}
+	return path
 }
 
 // pprofOverlay adds the pprof extension on 127.0.0.1:port to config/local.yaml's service extensions.

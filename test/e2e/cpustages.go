@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+
+	pprofile "github.com/google/pprof/profile"
+)
+
+// cpuStage is one step of the collector's path that a CPU sample can be charged to.
+type cpuStage struct {
+	name  string
+	match *regexp.Regexp // a frame's function name
+}
+
+// gcStage takes every sample of the garbage collector's own work, wherever it interrupted: background marking,
+// sweeping, scavenging and the assists an allocating goroutine pays.
+var gcStage = cpuStage{"garbage collection (background marking, sweeping, scavenging, assists)",
+	regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge|gcAssistAlloc|gcStart|gcMarkTermination|markroot)`)}
+
+// cpuStages are matched from a sample's innermost frame outwards; the first stage one of its frames matches takes the
+// sample (so the Postgres driver's time under the exporter is the driver's, and the processor's calls into shared
+// packages are the processor's). Their order is the order of the path through the collector.
+var cpuStages = []cpuStage{
+	{"OTLP receiver: HTTP and gRPC serving, decompression, protobuf decoding", regexp.MustCompile(`otlpreceiver|^google\.golang\.org/grpc|^net/http\.|^golang\.org/x/net/http2`)},
+	{"license authentication (licenseauth)", regexp.MustCompile(`/licenseauthextension\.`)},
+	{"memory limiter", regexp.MustCompile(`memorylimiter`)},
+	{"governance processor: PII and secret masking (internal/pii)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/pii\.`)},
+	{"governance processor: OTTL policies", regexp.MustCompile(`governanceprocessor\.\(\*policySet\)`)},
+	{"governance processor: hash chain and checkpoints (internal/integrity)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/integrity\.`)},
+	{"governance processor: identity, mapping, verdicts, stamping", regexp.MustCompile(`/governanceprocessor\.`)},
+	{"pipeline fan-out (copies for a consumer that mutates)", regexp.MustCompile(`/fanoutconsumer\.`)},
+	{"count connector (decision metrics)", regexp.MustCompile(`/countconnector\.`)},
+	{"span metrics connector and Prometheus exporters", regexp.MustCompile(`spanmetricsconnector|prometheusexporter|prometheus/client_golang`)},
+	{"decision exporter (s3decision: selection, NDJSON, gzip, files)", regexp.MustCompile(`/s3decisionexporter\.`)},
+	{"Postgres exporter: Postgres driver (pgx, COPY protocol)", regexp.MustCompile(`^github\.com/jackc/`)},
+	{"Postgres exporter: records to rows", regexp.MustCompile(`/postgresauditexporter\.`)},
+	{"exporter queues and batching (exporterhelper)", regexp.MustCompile(`/exporterhelper`)},
+}
+
+const otherStage = "other (scheduler, network polling, timers, everything unmatched)"
+
+// stageShares reads a CPU profile and returns each stage's share of its CPU time, in the order of cpuStages, the
+// garbage collector first and everything unmatched last.
+func stageShares(path string) (names []string, shares []float64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	p, err := pprofile.Parse(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	valueIndex := slices.IndexFunc(p.SampleType, func(t *pprofile.ValueType) bool { return t.Type == "cpu" })
+	if valueIndex < 0 {
+		return nil, nil, fmt.Errorf("%s: not a CPU profile (sample types %v)", path, p.SampleType)
+	}
+	names = append([]string{gcStage.name}, stageNames()...)
+	names = append(names, otherStage)
+	sums := make([]float64, len(names))
+	var total float64
+	for _, s := range p.Sample {
+		v := float64(s.Value[valueIndex])
+		total += v
+		sums[stageOf(frames(s))] += v
+	}
+	if total == 0 {
+		return nil, nil, fmt.Errorf("%s: no CPU samples", path)
+	}
+	shares = make([]float64, len(sums))
+	for i := range sums {
+		shares[i] = sums[i] / total
+	}
+	return names, shares, nil
+}
+
+func stageNames() []string {
+	names := make([]string, len(cpuStages))
+	for i, s := range cpuStages {
+		names[i] = s.name
+	}
+	return names
+}
+
+// frames lists a sample's function names, innermost first (inlined calls included).
+func frames(s *pprofile.Sample) []string {
+	var out []string
+	for _, loc := range s.Location {
+		for _, line := range loc.Line {
+			if line.Function != nil {
+				out = append(out, line.Function.Name)
+			}
+		}
+	}
+	return out
+}
+
+// stageOf is the index (in stageShares' names) of the stage that takes a sample with these frames.
+func stageOf(frames []string) int {
+	for _, fn := range frames {
+		if gcStage.match.MatchString(fn) {
+			return 0
+		}
+	}
+	for _, fn := range frames {
+		for i, s := range cpuStages {
+			if s.match.MatchString(fn) {
+				return i + 1
+			}
+		}
+	}
+	return len(cpuStages) + 1
+}
+
+// stageTable formats the stages as the lines BenchmarkEndToEnd logs: share and the CPU per stored row it stands for.
+func stageTable(names []string, shares []float64, usPerRow float64) []string {
+	lines := []string{"| step | share of the collector's CPU | µs per stored row |", "|---|---:|---:|"}
+	for i, n := range names {
+		lines = append(lines, fmt.Sprintf("| %s | %.1f %% | %.1f |", n, 100*shares[i], shares[i]*usPerRow))
+	}
+	return lines
+}
