@@ -13,34 +13,38 @@ import (
 type cpuStage struct {
 	name  string
 	match *regexp.Regexp // a frame's function name
+	own   bool           // govcol's code (the processor, its exporters), not the collector's or a contrib component's
 }
 
 // gcStage takes every sample of the garbage collector's own work, wherever it interrupted: background marking,
 // sweeping, scavenging and the assists an allocating goroutine pays.
 var gcStage = cpuStage{"garbage collection (background marking, sweeping, scavenging, assists)",
-	regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge|gcAssistAlloc|gcStart|gcMarkTermination|markroot)`)}
+	regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge|gcAssistAlloc|gcStart|gcMarkTermination|markroot)`), false}
 
 // cpuStages are matched from a sample's innermost frame outwards; the first stage one of its frames matches takes the
 // sample (so the Postgres driver's time under the exporter is the driver's, and the processor's calls into shared
 // packages are the processor's). Their order is the order of the path through the collector.
 var cpuStages = []cpuStage{
-	{"OTLP receiver: HTTP and gRPC serving, decompression, protobuf decoding", regexp.MustCompile(`otlpreceiver|^google\.golang\.org/grpc|^net/http\.|^golang\.org/x/net/http2`)},
-	{"license authentication (licenseauth)", regexp.MustCompile(`/licenseauthextension\.`)},
-	{"memory limiter", regexp.MustCompile(`memorylimiter`)},
-	{"governance processor: PII and secret masking (internal/pii)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/pii\.`)},
-	{"governance processor: OTTL policies", regexp.MustCompile(`governanceprocessor\.\(\*policySet\)`)},
-	{"governance processor: hash chain and checkpoints (internal/integrity)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/integrity\.`)},
-	{"governance processor: identity, mapping, verdicts, stamping", regexp.MustCompile(`/governanceprocessor\.`)},
-	{"pipeline fan-out (copies for a consumer that mutates)", regexp.MustCompile(`/fanoutconsumer\.`)},
-	{"count connector (decision metrics)", regexp.MustCompile(`/countconnector\.`)},
-	{"span metrics connector and Prometheus exporters", regexp.MustCompile(`spanmetricsconnector|prometheusexporter|prometheus/client_golang`)},
-	{"decision exporter (s3decision: selection, NDJSON, gzip, files)", regexp.MustCompile(`/s3decisionexporter\.`)},
-	{"Postgres exporter: Postgres driver (pgx, COPY protocol)", regexp.MustCompile(`^github\.com/jackc/`)},
-	{"Postgres exporter: records to rows", regexp.MustCompile(`/postgresauditexporter\.`)},
-	{"exporter queues and batching (exporterhelper)", regexp.MustCompile(`/exporterhelper`)},
+	{"OTLP receiver: HTTP and gRPC serving, decompression, protobuf decoding", regexp.MustCompile(`otlpreceiver|^google\.golang\.org/grpc|^net/http\.|^golang\.org/x/net/http2`), false},
+	{"license authentication (licenseauth)", regexp.MustCompile(`/licenseauthextension\.`), false},
+	{"memory limiter", regexp.MustCompile(`memorylimiter`), false},
+	{"governance processor: PII and secret masking (internal/pii)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/pii\.`), true},
+	{"governance processor: OTTL policies", regexp.MustCompile(`governanceprocessor\.\(\*policySet\)`), true},
+	{"governance processor: hash chain and checkpoints (internal/integrity)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/integrity\.`), true},
+	{"governance processor: identity, mapping, verdicts, stamping", regexp.MustCompile(`/governanceprocessor\.`), true},
+	{"pipeline fan-out (copies for a consumer that mutates)", regexp.MustCompile(`/fanoutconsumer\.`), false},
+	{"count connector (decision metrics)", regexp.MustCompile(`/countconnector\.`), false},
+	{"span metrics connector and Prometheus exporters", regexp.MustCompile(`spanmetricsconnector|prometheusexporter|prometheus/client_golang`), false},
+	{"decision exporter (s3decision: selection, NDJSON, gzip, files)", regexp.MustCompile(`/s3decisionexporter\.`), true},
+	{"Postgres exporter: Postgres driver (pgx, COPY protocol)", regexp.MustCompile(`^github\.com/jackc/`), false},
+	{"Postgres exporter: records to rows", regexp.MustCompile(`/postgresauditexporter\.`), true},
+	{"exporter queues and batching (exporterhelper)", regexp.MustCompile(`/exporterhelper`), false},
 }
 
 const otherStage = "other (scheduler, network polling, timers, everything unmatched)"
+
+// stageOwned says whether the stage of stageShares' index i is govcol's own code.
+func stageOwned(i int) bool { return i >= 1 && i <= len(cpuStages) && cpuStages[i-1].own }
 
 // stageShares reads a CPU profile and returns each stage's share of its CPU time, in the order of cpuStages, the
 // garbage collector first and everything unmatched last.
@@ -118,8 +122,14 @@ func stageOf(frames []string) int {
 // stageTable formats the stages as the lines BenchmarkEndToEnd logs: share and the CPU per stored row it stands for.
 func stageTable(names []string, shares []float64, usPerRow float64) []string {
 	lines := []string{"| step | share of the collector's CPU | µs per stored row |", "|---|---:|---:|"}
+	var own float64
 	for i, n := range names {
 		lines = append(lines, fmt.Sprintf("| %s | %.1f %% | %.1f |", n, 100*shares[i], shares[i]*usPerRow))
+		if stageOwned(i) {
+			own += shares[i]
+		}
 	}
-	return lines
+	return append(lines, fmt.Sprintf("| govcol's own steps (processor, its two exporters; not GC) | %.1f %% | %.1f |", 100*own, own*usPerRow),
+		fmt.Sprintf("| the rest (receiver, upstream connectors and exporters, queues, driver, runtime, GC) | %.1f %% | %.1f |",
+			100*(1-own), (1-own)*usPerRow))
 }

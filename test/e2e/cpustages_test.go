@@ -41,3 +41,21 @@ func TestStageOfChargesTheInnermostStep(t *testing.T) {
 		"an assist is the collector's work even when an allocating step pays it")
 	require.Equal(t, otherStage, stage("runtime.findRunnable", "runtime.schedule"))
 }
+
+func TestStageTableSplitsGovcolsOwnStepsFromTheRest(t *testing.T) {
+	names := append([]string{gcStage.name}, stageNames()...)
+	names = append(names, otherStage)
+	shares := make([]float64, len(names))
+	for i := range names {
+		if names[i] == "Postgres exporter: records to rows" {
+			shares[i] = 0.25
+		}
+		if names[i] == gcStage.name {
+			shares[i] = 0.75
+		}
+	}
+	lines := stageTable(names, shares, 80)
+	require.Contains(t, lines, "| Postgres exporter: records to rows | 25.0 % | 20.0 |")
+	require.Contains(t, lines, "| govcol's own steps (processor, its two exporters; not GC) | 25.0 % | 20.0 |")
+	require.Contains(t, lines, "| the rest (receiver, upstream connectors and exporters, queues, driver, runtime, GC) | 75.0 % | 60.0 |")
+}
