@@ -38,6 +38,7 @@ run processor  bench -bench 'LogsFixtureMix|LogsAllocsPerRecord' -benchtime 3s .
 run upstream   bench -bench VsUpstream -benchtime 3s -count 3 -cpu 1 ./processor/governanceprocessor/
 run postgres   bench -bench ExporterVsRawCopy -benchtime 1x ./exporter/postgresauditexporter/
 run s3down     bench -bench PostgresWhileS3Down -benchtime 1x -v ./exporter/s3decisionexporter/
+run gzip       bench -bench BatchedCompressionLevels -benchtime 1x ./exporter/s3decisionexporter/
 run integrity  bench -bench . -benchtime 2s ./internal/integrity/
 run verifypg   bench -bench VerifyPostgres -benchtime 1x ./cmd/govctl/
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -183,6 +184,14 @@ e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || tru
   echo "22,000 records consumed and committed per run, a fresh database each; the two sides alternate over three"
   echo "runs each (alone, down; down, alone; alone, down) and the ratio is of the medians. $(secs s3down) s."
   echo; echo '```'; lines s3down '^Benchmark|round [0-9]+:|medians'; echo '```'
+  echo
+  echo "## Decision files: gzip level (\`exporter/s3decisionexporter\`, \`BenchmarkBatchedCompressionLevels\`)"
+  section_status gzip
+  echo
+  echo "The governed fixture renumbered into 2,200 distinct decisions, compressed into a batched partition at gzip's"
+  echo "default level 6 and at \`batch.compression_level\`'s default, alternating over five rounds: time and compressed"
+  echo "bytes per decision (the fixture repeats its content, so real objects compress less at either level). $(secs gzip) s."
+  echo; echo '```'; bench_lines gzip; echo '```'
   echo
   echo "## Integrity: chaining cost and verification (\`internal/integrity\`, \`cmd/govctl\`)"
   section_status integrity

@@ -22,9 +22,9 @@ type partKey struct {
 	known bool
 }
 
-func newPartition(hour time.Time, known bool) *partition {
+func newPartition(hour time.Time, known bool, level int) *partition {
 	p := &partition{hour: hour, known: known}
-	p.gz, _ = gzip.NewWriterLevel(&p.buf, gzip.DefaultCompression)
+	p.gz, _ = gzip.NewWriterLevel(&p.buf, level) // the level was validated
 	return p
 }
 
@@ -61,7 +61,7 @@ func (e *decisionExporter) batch() {
 		k := partKey{hour: it.hour.Unix(), known: it.known}
 		p := parts[k]
 		if p == nil {
-			p = newPartition(it.hour, it.known)
+			p = newPartition(it.hour, it.known, e.cfg.Batch.CompressionLevel)
 			parts[k] = p
 		}
 		p.add(it)

@@ -42,6 +42,8 @@ func TestLoadConfig(t *testing.T) {
 	assert.True(t, cfg.S3ForcePathStyle)
 	assert.Equal(t, ObjectLockConfig{Mode: "COMPLIANCE", RetainDays: 2555}, cfg.ObjectLock)
 	assert.Equal(t, 65536, cfg.BufferSize)
+	assert.Equal(t, LayoutBatched, cfg.Layout)
+	assert.Equal(t, BatchConfig{FlushInterval: 10 * time.Second, MaxRecords: 500, CompressionLevel: 9}, cfg.Batch)
 
 	_, err = loadConfig(t, "local")
 	require.NoError(t, err)
@@ -49,15 +51,16 @@ func TestLoadConfig(t *testing.T) {
 
 func TestInvalidConfigs(t *testing.T) {
 	for name, want := range map[string]string{
-		"neither":           "set bucket (S3) or local_dir",
-		"both":              "bucket and local_dir are exclusive",
-		"big_buffer":        "buffer_size must be between 1 and 65536",
-		"bad_prefix":        `prefix "/decisions/" must not start or end with /`,
-		"kms_without_key":   "server_side_encryption aws:kms needs sse_kms_key_id",
-		"bad_lock":          `object_lock.mode "FOREVER" must be GOVERNANCE or COMPLIANCE`,
-		"lock_without_days": "object_lock.retain_days must be at least 1",
-		"lock_on_local":     "apply to a bucket, not local_dir",
-		"bad_breaker":       "breaker.threshold must be at least 1",
+		"neither":               "set bucket (S3) or local_dir",
+		"both":                  "bucket and local_dir are exclusive",
+		"big_buffer":            "buffer_size must be between 1 and 65536",
+		"bad_prefix":            `prefix "/decisions/" must not start or end with /`,
+		"kms_without_key":       "server_side_encryption aws:kms needs sse_kms_key_id",
+		"bad_lock":              `object_lock.mode "FOREVER" must be GOVERNANCE or COMPLIANCE`,
+		"lock_without_days":     "object_lock.retain_days must be at least 1",
+		"lock_on_local":         "apply to a bucket, not local_dir",
+		"bad_breaker":           "breaker.threshold must be at least 1",
+		"bad_compression_level": "batch.compression_level must be between 1 and 9",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, name)

@@ -1,6 +1,7 @@
 package s3decisionexporter // import "github.com/govcol/govcol/exporter/s3decisionexporter"
 
 import (
+	"compress/gzip"
 	"context"
 	"time"
 
@@ -30,7 +31,7 @@ func createDefaultConfig() component.Config {
 		Breaker:    BreakerConfig{Threshold: 5, Cooldown: 30 * time.Second},
 		Selection:  DefaultSelection,
 		Layout:     LayoutPerDecision,
-		Batch:      BatchConfig{FlushInterval: time.Minute, MaxRecords: 10000},
+		Batch:      BatchConfig{FlushInterval: time.Minute, MaxRecords: 10000, CompressionLevel: gzip.BestSpeed},
 		Reconcile: ReconcileConfig{
 			Table: "audit_logs", Interval: 30 * time.Second, Slice: 5 * time.Minute, Settle: 2 * time.Minute,
 			Recheck: time.Hour, InitialLookback: 24 * time.Hour, MaxSlicesPerPass: 48, PutConcurrency: 8,

@@ -27,4 +27,8 @@ func TestFactoryDefaults(t *testing.T) {
 	assert.Equal(t, 4, cfg.Workers)
 	assert.Equal(t, 5, cfg.Breaker.Threshold)
 	assert.Equal(t, 30*time.Second, cfg.Breaker.Cooldown)
+	assert.Equal(t, time.Minute, cfg.Batch.FlushInterval)
+	assert.Equal(t, 10000, cfg.Batch.MaxRecords)
+	assert.Empty(t, cfg.Batch.Instance)
+	assert.Equal(t, 1, cfg.Batch.CompressionLevel)
 }

@@ -512,7 +512,7 @@ func (r *reconciler) batchObjects(missing []pending) []object {
 		for len(ps) > 0 {
 			n := min(len(ps), r.cfg.Batch.MaxRecords)
 			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
+			zw, _ := gzip.NewWriterLevel(&buf, r.cfg.Batch.CompressionLevel) // the level was validated
 			for _, p := range ps[:n] {
 				_, _ = zw.Write(p.body)
 				_, _ = zw.Write([]byte{'\n'})
