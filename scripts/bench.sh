@@ -74,7 +74,7 @@ section_status() { # name: a line saying the section failed, if it did
 secs() { cat "$tmp/$1.secs" 2>/dev/null || echo "?"; }
 
 # e2e_lines: BenchmarkEndToEnd's figures (its "E2E ..." log lines but the profile's), without the "E2E " prefix.
-e2e_lines() { grep -E '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' "$tmp/e2e.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: E2E //' | grep -Ev '^(profile|stages)' || true; }
+e2e_lines() { grep -E '^[[:space:]]*endtoend_bench_test\.go:[0-9]+: E2E ' "$tmp/e2e.txt" | sed -E 's/^[[:space:]]+//; s/^[a-z_]+_test\.go:[0-9]+: E2E //' | grep -Ev '^(profile|stages|allocs)' || true; }
 e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || true; }
 
 {
@@ -137,6 +137,12 @@ e2e_goals() { e2e_lines | grep -E '\(goal' | sed -E 's/^/- End to end: /' || tru
   grep -E 'E2E stages\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E stages\| //' | head -1 || true
   echo
   grep -E 'E2E stages\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E stages\| //' | tail -n +2 || true
+  echo
+  echo "### What the collector allocates (the garbage collector's work)"
+  echo
+  grep -E 'E2E allocs\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E allocs\| //' | head -1 || true
+  echo
+  grep -E 'E2E allocs\| ' "$tmp/e2e.txt" | sed -E 's/^.*E2E allocs\| //' | tail -n +2 | grep -v '^| garbage collection' || true
   echo
   echo "### CPU profile of the collector under the closed loop"
   echo

@@ -49,36 +49,64 @@ func stageOwned(i int) bool { return i >= 1 && i <= len(cpuStages) && cpuStages[
 // stageShares reads a CPU profile and returns each stage's share of its CPU time, in the order of cpuStages, the
 // garbage collector first and everything unmatched last.
 func stageShares(path string) (names []string, shares []float64, err error) {
+	p, err := readProfile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, shares, _, err = sharesOf(p, "cpu")
+	return names, shares, err
+}
+
+// allocShares returns each stage's share of the bytes the collector allocated between two heap profiles (the
+// runtime's sampled allocation counts, which only grow), and the bytes allocated in all.
+func allocShares(before, after string) (names []string, shares []float64, total float64, err error) {
+	base, err := readProfile(before)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	cur, err := readProfile(after)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	base.Scale(-1)
+	diff, err := pprofile.Merge([]*pprofile.Profile{cur, base})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return sharesOf(diff, "alloc_space")
+}
+
+func readProfile(path string) (*pprofile.Profile, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer f.Close()
-	p, err := pprofile.Parse(f)
-	if err != nil {
-		return nil, nil, err
-	}
-	valueIndex := slices.IndexFunc(p.SampleType, func(t *pprofile.ValueType) bool { return t.Type == "cpu" })
+	return pprofile.Parse(f)
+}
+
+// sharesOf charges the samples' values of sampleType to the stages (GC first, then cpuStages, then the rest).
+func sharesOf(p *pprofile.Profile, sampleType string) (names []string, shares []float64, total float64, err error) {
+	valueIndex := slices.IndexFunc(p.SampleType, func(t *pprofile.ValueType) bool { return t.Type == sampleType })
 	if valueIndex < 0 {
-		return nil, nil, fmt.Errorf("%s: not a CPU profile (sample types %v)", path, p.SampleType)
+		return nil, nil, 0, fmt.Errorf("profile has no %s samples (sample types %v)", sampleType, p.SampleType)
 	}
 	names = append([]string{gcStage.name}, stageNames()...)
 	names = append(names, otherStage)
 	sums := make([]float64, len(names))
-	var total float64
 	for _, s := range p.Sample {
 		v := float64(s.Value[valueIndex])
 		total += v
 		sums[stageOf(frames(s))] += v
 	}
-	if total == 0 {
-		return nil, nil, fmt.Errorf("%s: no CPU samples", path)
+	if total <= 0 {
+		return nil, nil, 0, fmt.Errorf("profile: no %s", sampleType)
 	}
 	shares = make([]float64, len(sums))
 	for i := range sums {
 		shares[i] = sums[i] / total
 	}
-	return names, shares, nil
+	return names, shares, total, nil
 }
 
 func stageNames() []string {
@@ -121,15 +149,24 @@ func stageOf(frames []string) int {
 
 // stageTable formats the stages as the lines BenchmarkEndToEnd logs: share and the CPU per stored row it stands for.
 func stageTable(names []string, shares []float64, usPerRow float64) []string {
-	lines := []string{"| step | share of the collector's CPU | µs per stored row |", "|---|---:|---:|"}
+	return table(names, shares, usPerRow, "share of the collector's CPU", "µs per stored row")
+}
+
+// allocTable formats the stages' shares of the bytes allocated and the bytes per stored row they stand for.
+func allocTable(names []string, shares []float64, bytesPerRow float64) []string {
+	return table(names, shares, bytesPerRow, "share of the bytes allocated", "bytes per stored row")
+}
+
+func table(names []string, shares []float64, perRow float64, shareHead, perRowHead string) []string {
+	lines := []string{"| step | " + shareHead + " | " + perRowHead + " |", "|---|---:|---:|"}
 	var own float64
 	for i, n := range names {
-		lines = append(lines, fmt.Sprintf("| %s | %.1f %% | %.1f |", n, 100*shares[i], shares[i]*usPerRow))
+		lines = append(lines, fmt.Sprintf("| %s | %.1f %% | %.1f |", n, 100*shares[i], shares[i]*perRow))
 		if stageOwned(i) {
 			own += shares[i]
 		}
 	}
-	return append(lines, fmt.Sprintf("| govcol's own steps (processor, its two exporters; not GC) | %.1f %% | %.1f |", 100*own, own*usPerRow),
+	return append(lines, fmt.Sprintf("| govcol's own steps (processor, its two exporters; not GC) | %.1f %% | %.1f |", 100*own, own*perRow),
 		fmt.Sprintf("| the rest (receiver, upstream connectors and exporters, queues, driver, runtime, GC) | %.1f %% | %.1f |",
-			100*(1-own), (1-own)*usPerRow))
+			100*(1-own), (1-own)*perRow))
 }

@@ -222,6 +222,9 @@ func rawCopy(b *testing.B, db *pgx.Conn, postmaster int, runID string, round int
 // its path.
 func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, closedLoop func(int) []string) string {
 	const secs = 15
+	dir := b.TempDir()
+	allocsBefore, allocsAfter := filepath.Join(dir, "allocs-before.pprof"), filepath.Join(dir, "allocs-after.pprof")
+	fetchProfile(b, port, "allocs", allocsBefore)
 	wait := Load(b, c, lic, "http", closedLoop(secs+4)...)
 	time.Sleep(2 * time.Second)
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, secs))
@@ -236,7 +239,16 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 	require.Equal(b, http.StatusOK, resp.StatusCode)
 	load := wait()
 	awaitExported(b, c, db, load.RunID, load.EventsAcked)
+	fetchProfile(b, port, "allocs", allocsAfter)
 	b.Logf("E2E CPU profile taken over %d s of the closed loop (%s)", secs, load)
+	names, shares, total, err := allocShares(allocsBefore, allocsAfter)
+	require.NoError(b, err)
+	b.Logf("E2E allocs| the bytes the collector allocated from the start of that closed loop until its last event was "+
+		"stored (the runtime's sampled heap profile, before and after), charged to the steps like the CPU samples: "+
+		"%.0f bytes per stored row in all", total/float64(load.EventsAcked))
+	for _, line := range allocTable(names, shares, total/float64(load.EventsAcked)) {
+		b.Logf("E2E allocs| %s", line)
+	}
 	// Flat: where the CPU is spent (the runtime's allocation and GC show here); cumulative over govcol's own
 	// functions: which of its steps the time is spent under.
 	for _, view := range []struct {
@@ -263,6 +275,17 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 		require.NoError(b, os.WriteFile(keep, data, 0o644))
 	}
 	return path
+}
+
+// fetchProfile saves the collector's pprof profile of kind (allocs, heap, ...) to path.
+func fetchProfile(b *testing.B, port int, kind, path string) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", port, kind))
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	require.Equal(b, http.StatusOK, resp.StatusCode)
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(b, err)
+	require.NoError(b, os.WriteFile(path, data, 0o644))
 }
 
 // pprofOverlay adds the pprof extension on 127.0.0.1:port to config/local.yaml's service extensions.
