@@ -585,8 +585,6 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 func (g *governor) governLog(ctx context.Context, id *identity, rc resourceContext, rl plog.ResourceLogs, sl plog.ScopeLogs, lr plog.LogRecord, received time.Time, sc *recordScratch, stats *batchStats) audit.Extra {
 	attrs := lr.Attributes()
 	claimed := stripSpoofable(attrs)
-	// One allocation for everything stamped below, instead of repeated growth.
-	attrs.EnsureCapacity(attrs.Len() + audit.MaxStampedAttributes + 1)
 	if claimed == "" {
 		claimed = rc.claimedEmail
 	}
@@ -608,10 +606,13 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 	ms := &sc.mask
 	g.masker.maskMap(attrs, ms)
 	g.masker.maskValue("body", body, ms)
+	g.readColumns(r, event, queryKey, attrs, sc, stats)
+	// One allocation of exactly the slots stamped below (masking renames keys in place, it adds none); pdata would
+	// otherwise grow the slice by doubling, and a rounder reservation costs a larger size class on most records.
+	attrs.EnsureCapacity(attrs.Len() + stampedAttributes(claimed, r))
 	if claimed != "" {
 		attrs.PutStr(claimedEmailKey, claimed)
 	}
-	g.readColumns(r, event, queryKey, attrs, sc, stats)
 
 	// Facts policies can read: audit.event and friends are set before evaluation. These and the verdict's below
 	// are the named attributes (audit.Field.Named); the rest of the record travels in audit.record.
@@ -645,6 +646,22 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	stats.records[[2]string{string(r.PolicyDecision), string(r.Origin)}]++
 	return extra
+}
+
+// stampedAttributes is the number of attributes governLog and processLogs add to a record once its columns are
+// read: the valid claimed email, the named attributes and audit.record.
+func stampedAttributes(claimed string, r *audit.Record) int {
+	n := 6 + 2 + 1 // audit.event ... audit.request_type, audit.policy_decision and audit.policy_label, audit.record
+	if claimed != "" {
+		n++
+	}
+	if r.ToolName != "" {
+		n++
+	}
+	if len(r.PIITypes) > 0 {
+		n++
+	}
+	return n
 }
 
 // newRecord is the record's identity (from the license and the request, never the payload), its time and its
