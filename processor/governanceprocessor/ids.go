@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -17,8 +18,26 @@ import (
 // id is "aud_" + 32 hex digits of SHA-256. decision_id is a UUIDv7 (RFC 9562) whose 48-bit timestamp is the event
 // time in milliseconds and whose 74 random bits come from the same digest, so it sorts by event time.
 func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID string) {
+	var out [idsLen]byte
+	formatIDs(&out, tenantID, ts, parts...)
+	both := string(out[:])
+	return both[:36], both[36:]
+}
+
+// idsLen is the length of a record's two ids formatted back to back.
+const idsLen = 36 + 36
+
+// deriveIDsInto is deriveIDs formatting the ids into out, which the returned strings alias: the caller keeps out
+// unchanged while they are used (the log path's ids live in the record scratch until the record is stamped).
+func deriveIDsInto(out *[idsLen]byte, tenantID string, ts time.Time, parts ...string) (id, decisionID string) {
+	formatIDs(out, tenantID, ts, parts...)
+	both := unsafe.String(&out[0], idsLen)
+	return both[:36], both[36:]
+}
+
+func formatIDs(out *[idsLen]byte, tenantID string, ts time.Time, parts ...string) {
 	// The digest's input is written to a stack buffer and hashed in one call (a hash.Hash and its Write calls
-	// allocate); both ids are formatted into one string.
+	// allocate); both ids are formatted into one buffer.
 	var in [256]byte
 	b := append(in[:0], tenantID...)
 	b = append(b, 0)
@@ -36,7 +55,6 @@ func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID s
 	u[6] = 0x70 | (u[6] & 0x0f) // version 7
 	u[8] = 0x80 | (u[8] & 0x3f) // RFC 9562 variant
 
-	var out [36 + 36]byte
 	copy(out[:4], "aud_")
 	hex.Encode(out[4:36], sum[:16])
 	d := out[36:]
@@ -49,6 +67,4 @@ func deriveIDs(tenantID string, ts time.Time, parts ...string) (id, decisionID s
 	hex.Encode(d[19:23], u[8:10])
 	d[23] = '-'
 	hex.Encode(d[24:], u[10:])
-	both := string(out[:])
-	return both[:36], both[36:]
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottllog"
@@ -75,6 +76,9 @@ type recordScratch struct {
 	piiTypes, redacted []string
 	reqTypes           map[[2]string]string
 	buf                []byte
+	// ids and qhash hold the record's ids and query_hash, which its strings alias until it is stamped.
+	ids   [idsLen]byte
+	qhash [queryHashLen]byte
 	// stats are the statistics of the batch the scratch serves.
 	stats batchStats
 }
@@ -592,7 +596,7 @@ func (g *governor) governLog(ctx context.Context, id *identity, rc resourceConte
 
 	body := lr.Body()
 	event := g.eventName(audit.Str(attrs, "event.name"), body, stats)
-	sc.rec = g.newRecord(id, rc, event, sc.requestType(rc.plane, event), lr, received)
+	sc.rec = g.newRecord(id, rc, event, sc.requestType(rc.plane, event), lr, received, &sc.ids)
 	r := &sc.rec
 
 	// query_hash is over the unmasked content, so it is computed before masking.
@@ -665,8 +669,8 @@ func stampedAttributes(claimed string, r *audit.Record) int {
 }
 
 // newRecord is the record's identity (from the license and the request, never the payload), its time and its
-// deterministic ids.
-func (g *governor) newRecord(id *identity, rc resourceContext, event, reqType string, lr plog.LogRecord, received time.Time) audit.Record {
+// deterministic ids (formatted into ids, which they alias).
+func (g *governor) newRecord(id *identity, rc resourceContext, event, reqType string, lr plog.LogRecord, received time.Time, ids *[idsLen]byte) audit.Record {
 	r := audit.Record{
 		ReceivedAt:     received,
 		Plane:          rc.plane,
@@ -687,7 +691,7 @@ func (g *governor) newRecord(id *identity, rc resourceContext, event, reqType st
 	default:
 		r.Timestamp = received
 	}
-	r.ID, r.DecisionID = g.recordIDs(&r, event, lr.Attributes(), lr)
+	r.ID, r.DecisionID = g.recordIDs(ids, &r, event, lr.Attributes(), lr)
 	return r
 }
 
@@ -770,11 +774,11 @@ func maskingRules(ms *maskState, ev *evaluation) {
 
 // recordIDs derives the deterministic ids (see deriveIDs). Claude Code numbers its events per session, so the
 // session id and event.sequence identify an event; other sources fall back to a digest of the record's content.
-func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, lr plog.LogRecord) (string, string) {
+func (g *governor) recordIDs(ids *[idsLen]byte, r *audit.Record, event string, attrs pcommon.Map, lr plog.LogRecord) (string, string) {
 	seq := audit.Str(attrs, "event.sequence")
 	session := audit.Str(attrs, "session.id")
 	if seq != "" && session != "" {
-		return deriveIDs(r.TenantID, r.Timestamp, event, session, seq)
+		return deriveIDsInto(ids, r.TenantID, r.Timestamp, event, session, seq)
 	}
 	h := sha256.New()
 	h.Write([]byte(lr.Body().AsString()))
@@ -785,22 +789,28 @@ func (g *governor) recordIDs(r *audit.Record, event string, attrs pcommon.Map, l
 		h.Write([]byte(v.AsString()))
 	}
 	var sum [sha256.Size]byte
-	return deriveIDs(r.TenantID, r.Timestamp, event, session, seq, lr.TraceID().String(), lr.SpanID().String(),
+	return deriveIDsInto(ids, r.TenantID, r.Timestamp, event, session, seq, lr.TraceID().String(), lr.SpanID().String(),
 		strconv.FormatUint(uint64(lr.ObservedTimestamp()), 10), hex.EncodeToString(h.Sum(sum[:0])))
 }
 
+// queryHashPrefix and queryHashLen are the form of query_hash: the prefix, then the HMAC in hex.
+const (
+	queryHashPrefix = "hmac-sha256:"
+	queryHashLen    = len(queryHashPrefix) + 2*sha256.Size
+)
+
+// queryHash is the query_hash of s, formatted into sc.qhash, which it aliases until the record is stamped.
 func (g *governor) queryHash(s string, sc *recordScratch) string {
 	h := g.hmacs.Get().(hash.Hash)
 	h.Reset()
 	sc.buf = append(sc.buf[:0], s...) // Write through the interface would copy s to the heap
 	h.Write(sc.buf)
-	const prefix = "hmac-sha256:"
-	var out [len(prefix) + 2*sha256.Size]byte
-	copy(out[:], prefix)
+	out := &sc.qhash
+	copy(out[:], queryHashPrefix)
 	var sum [sha256.Size]byte
-	hex.Encode(out[len(prefix):], h.Sum(sum[:0]))
+	hex.Encode(out[len(queryHashPrefix):], h.Sum(sum[:0]))
 	g.hmacs.Put(h)
-	return string(out[:])
+	return unsafe.String(&out[0], queryHashLen)
 }
 
 // eventName is the record's event from the closed set (audit.KnownEvents and the configured extra_event_names):
