@@ -22,6 +22,9 @@ func ToAttributeForm(ld plog.Logs) error {
 				if err := decodeStamped(b, &ignore, &recordSink{r: &ignore, x: &x}); err != nil {
 					return err
 				}
+				if v, ok := lr.Attributes().Get(AttrEvent); ok { // a named field: not in audit.record
+					x.Event = v.Str()
+				}
 				x.PolicyLabel = PolicyLabel(r.PolicyDetails.TopPolicy)
 				lr.Attributes().RemoveIf(func(k string, _ pcommon.Value) bool { return len(k) > 6 && k[:6] == AttrPrefix })
 				r.writeEachAttribute(lr.Attributes(), x)

@@ -52,7 +52,7 @@ type Field struct {
 	// StampOnly marks an attribute stamped from the record but not read back (it travels in a JSON column too).
 	StampOnly bool
 	// Named marks the fields stamped as an attribute of their own beside audit.record (AttrRecord), because
-	// connectors, OTTL conditions or policies read them by name.
+	// connectors, OTTL conditions or policies read them by name; audit.record holds them empty (see AttrRecord).
 	Named bool
 	// Unhashed marks the column the canonical encoding leaves out (record_hash).
 	Unhashed bool

@@ -21,6 +21,11 @@ import (
 // existed carries every field so). Stamping one attribute instead of ~40 is most of the processor's allocation
 // saving: pdata allocates a value wrapper and the value for every attribute.
 //
+// The named fields travel as their attributes only: their entries in audit.record are written empty (an empty
+// string, an empty list), and the decoders take the attributes, which take precedence anyway. The two are stamped
+// together (WriteAttributes, the governance processor). Records stamped before (the values in both places, in a
+// queue or a fallback file across an upgrade) decode as they did: the encoding's version is the same.
+//
 // Compact encoding: a version byte (stampedVersion), the number of entries, then every entry of Fields that is
 // read back (stampedEntries: an attribute of its own, not StampOnly, extras filed under metadata), in table order:
 //   - text, uuid, extra: uvarint length, then the bytes;
@@ -63,6 +68,10 @@ func (r *Record) AppendStamped(dst []byte, extra *Extra) []byte {
 	dst = append(dst, stampedVersion, byte(len(stampedEntries)))
 	for _, i := range stampedEntries {
 		f := &Fields[i]
+		if f.Named { // an empty string or list: the value is the named attribute
+			dst = append(dst, 0)
+			continue
+		}
 		switch f.Kind {
 		case KindText, KindUUID:
 			dst = appendStampedStr(dst, *f.Text(r))
