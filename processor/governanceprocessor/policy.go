@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
@@ -11,6 +12,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottlspan"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/ottlfuncs"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
 	"github.com/govcol/govcol/internal/audit"
@@ -57,6 +59,14 @@ var secretTokenRE = func() string {
 	return `\\[(REDACTED:)?(` + strings.Join(names, "|") + `)[:\\]]`
 }()
 
+// toolInputPatterns are the patterns (OTTL-escaped) of the system policies whose condition is toolInputMatches of
+// them, by id: they get the pattern's literal filter (compiledPolicy.input).
+var toolInputPatterns = map[string]string{
+	"sys_destructive_shell":      destructiveShellRE,
+	"sys_secret_in_tool_input":   secretTokenRE,
+	"sys_production_credentials": prodCredentialRE,
+}
+
 func toolInputMatches(re string) string {
 	return fmt.Sprintf(`%s and ((attributes["tool_input"] != nil and IsMatch(attributes["tool_input"], "%s")) or (attributes["tool_parameters"] != nil and IsMatch(attributes["tool_parameters"], "%s")))`, toolEvent, re, re)
 }
@@ -95,6 +105,10 @@ type compiledPolicy struct {
 	// audit.event is the record's event. The others do not match without evaluating it (OTTL boxes every
 	// attribute it reads).
 	events map[string]bool
+	// input, when set, is a necessary condition for the condition (toolInputMatches of a pattern) to match a
+	// string tool_input or tool_parameters: the pattern's literal filter. A record whose input does not pass it does
+	// not match without the condition being evaluated; any other input is left to the condition.
+	input *litFilter
 }
 
 // policySet holds the enabled policies per signal, system policies first.
@@ -132,6 +146,16 @@ func compilePolicies(cfg *Config, set component.TelemetrySettings) (*policySet, 
 	var errs []error
 	for _, p := range all {
 		cp := &compiledPolicy{id: p.ID, severity: p.Severity, reason: p.Reason, verdict: audit.Verdict(p.Verdict), severityRank: severities[p.Severity]}
+		if re, ok := toolInputPatterns[p.ID]; ok && p.When == toolInputMatches(re) {
+			raw, err := strconv.Unquote(`"` + re + `"`) // the OTTL string literal's value: the pattern IsMatch compiles
+			if err == nil {
+				cp.input, err = newLitFilter(raw)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("policy %q: pattern: %w", p.ID, err))
+				continue
+			}
+		}
 		if rest, ok := strings.CutPrefix(p.When, toolEvent+" and "); ok && strings.HasPrefix(p.ID, "sys_") && p.Signal != "traces" {
 			// The event test runs in Go (evalLogPolicies); OTTL evaluates the rest.
 			cp.events, p.When = toolEvents, rest
@@ -228,9 +252,18 @@ func (e *evaluation) topSeverity() string {
 
 // evalLogPolicies evaluates the OTTL log policies on a record of event. A system policy that only applies to
 // some events (compiledPolicy.events) does not match the others without its condition being evaluated.
+//
+// A system policy that matches a pattern on the tool input (compiledPolicy.input) does not match an input without
+// the pattern's literals either: most tool calls are decided by a few substring searches, not by a backtracking
+// match of each pattern over each input.
 func (ps *policySet) evalLogPolicies(ctx context.Context, tCtx *ottllog.TransformContext, event string, e *evaluation) {
+	var in toolInput
 	for _, p := range ps.logs {
 		if p.events != nil && !p.events[event] {
+			e.add(p.id, false, p.verdict, p.severity, p.reason)
+			continue
+		}
+		if p.input != nil && !in.mayMatch(tCtx, p.input) {
 			e.add(p.id, false, p.verdict, p.severity, p.reason)
 			continue
 		}
@@ -253,4 +286,29 @@ func (ps *policySet) evalSpanPolicies(ctx context.Context, tCtx *ottlspan.Transf
 		}
 		e.add(p.id, ok, p.verdict, p.severity, p.reason)
 	}
+}
+
+// toolInput is a record's tool_input and tool_parameters, read once for the policies' literal filters.
+type toolInput struct {
+	read    bool
+	vals    [2]pcommon.Value
+	present [2]bool
+}
+
+// mayMatch reports whether toolInputMatches of a pattern with filter f may match the record: one of the two
+// attributes is a string that passes f, or is present and not a string (OTTL's IsMatch converts it; the condition
+// decides).
+func (in *toolInput) mayMatch(tCtx *ottllog.TransformContext, f *litFilter) bool {
+	if !in.read {
+		attrs := tCtx.GetLogRecord().Attributes()
+		in.vals[0], in.present[0] = attrs.Get("tool_input")
+		in.vals[1], in.present[1] = attrs.Get("tool_parameters")
+		in.read = true
+	}
+	for i, v := range in.vals {
+		if in.present[i] && (v.Type() != pcommon.ValueTypeStr || f.mayMatch(v.Str())) {
+			return true
+		}
+	}
+	return false
 }
