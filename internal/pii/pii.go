@@ -282,22 +282,31 @@ func (e *Engine) Detect(s string) (out []Finding, err error) {
 	return e.detect(s, e.deadline())
 }
 
-// deadline returns the time by which one Detect or Mask call must finish (zero when there is no timeout).
-func (e *Engine) deadline() time.Time {
+// deadline returns the time (on the monotonic clock, see clock) by which one Detect or Mask call must finish (zero
+// when there is no timeout).
+func (e *Engine) deadline() time.Duration {
 	if e.timeout <= 0 {
-		return time.Time{}
+		return 0
 	}
-	return time.Now().Add(e.timeout)
+	return clock() + e.timeout
 }
 
+// clockBase anchors clock.
+var clockBase = time.Now()
+
+// clock is the monotonic time since clockBase. Deadlines are read on it: time.Since reads only the monotonic clock,
+// where time.Now reads the wall clock too, and every value scanned reads the clock twice (its deadline, the check
+// after the scan).
+func clock() time.Duration { return time.Since(clockBase) }
+
 // detect scans s (already cut) and resolves overlaps, honouring the deadline.
-func (e *Engine) detect(s string, deadline time.Time) ([]Finding, error) {
+func (e *Engine) detect(s string, deadline time.Duration) ([]Finding, error) {
 	if testHookScan != nil {
 		testHookScan()
 	}
 	sc := scanner{e: e, s: s, deadline: deadline}
 	sc.run()
-	if sc.timedOut || (e.timeout > 0 && time.Now().After(deadline)) {
+	if sc.timedOut || (e.timeout > 0 && clock() > deadline) {
 		return nil, fmt.Errorf("%w: timeout after %s", ErrDetectionFailed, e.timeout)
 	}
 	return resolve(sc.found), nil

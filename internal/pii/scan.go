@@ -41,7 +41,7 @@ type scanner struct {
 	e        *Engine
 	s        string
 	found    []Finding
-	deadline time.Time
+	deadline time.Duration // on clock
 	timedOut bool
 	steps    int
 	done     bool // a finding runs to the end of the value: nothing left to scan
@@ -70,7 +70,7 @@ func (sc *scanner) run() {
 		}
 		if e.timeout > 0 {
 			sc.steps++
-			if sc.steps&255 == 0 && time.Now().After(sc.deadline) {
+			if sc.steps&255 == 0 && clock() > sc.deadline {
 				sc.timedOut = true
 				return
 			}
