@@ -192,6 +192,9 @@ func (r *Record) Validate() error {
 
 // PolicyDetailsJSON returns policy_details as JSON (lists are [] when empty, never null).
 func (r *Record) PolicyDetailsJSON() []byte {
+	if b := internedPolicyDetailsJSON(&r.PolicyDetails); b != nil {
+		return b
+	}
 	return r.PolicyDetails.AppendJSON(make([]byte, 0, 64+96*len(r.PolicyDetails.Evaluated)))
 }
 

@@ -44,6 +44,16 @@ func expandPolicyDetails(r *Record, s string) error {
 	if s == "" {
 		return nil
 	}
+	pd, err := internPolicyDetails(s)
+	if err != nil {
+		return err
+	}
+	r.PolicyDetails = pd
+	return nil
+}
+
+// decodeCompactPolicyDetails decodes the compact form s; the strings alias s.
+func decodeCompactPolicyDetails(s string) (PolicyDetails, error) {
 	d := compactDecoder(s)
 	n := d.count()
 	pd := PolicyDetails{Evaluated: make([]PolicyResult, n)}
@@ -64,10 +74,9 @@ func expandPolicyDetails(r *Record, s string) error {
 	}
 	pd.TopPolicy = d.str()
 	if err := d.done(); err != nil {
-		return err
+		return PolicyDetails{}, err
 	}
-	r.PolicyDetails = pd
-	return nil
+	return pd, nil
 }
 
 // compliance_flags: one byte, a bit per flag (flagsIndex).
