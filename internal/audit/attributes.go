@@ -245,7 +245,7 @@ func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasS
 			if len(k) <= len(AttrPrefix) || k[:len(AttrPrefix)] != AttrPrefix {
 				continue
 			}
-			if i, known := attrIndex[k]; known && seen&(1<<i) == 0 {
+			if i, known := attrLookup.lookup(k); known && seen&(1<<i) == 0 {
 				seen |= 1 << i
 				sink.set(int(i), v, true)
 			}
@@ -293,7 +293,7 @@ func fromLogRecord(res pcommon.Resource, lr plog.LogRecord, stamped []byte, hasS
 	}
 	md := make(map[string]any, max(attrs.Len()-MaxStampedAttributes, 0))
 	for k, v := range attrs.All() {
-		if strings.HasPrefix(k, AttrPrefix) || ContentKeys[k] {
+		if strings.HasPrefix(k, AttrPrefix) || isContentKey(k) {
 			continue
 		}
 		md[k] = jsonSafe(v.AsRaw())
@@ -414,7 +414,7 @@ func metadataJSONOf(res pcommon.Resource, attrs pcommon.Map, extra *Extra) ([]by
 	w := &p.w
 	w.ents, w.order = w.ents[:0], w.order[:0]
 	for k, v := range attrs.All() {
-		if !strings.HasPrefix(k, AttrPrefix) && !ContentKeys[k] {
+		if !strings.HasPrefix(k, AttrPrefix) && !isContentKey(k) {
 			w.ents = append(w.ents, mdEntry{key: k, val: v})
 		}
 	}

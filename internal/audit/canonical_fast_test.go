@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -35,6 +36,44 @@ func TestAppendCanonicalStr(t *testing.T) {
 			q, _ := json.Marshal(s)
 			assert.Equal(t, string(q), string(got), "%q", s)
 		}
+	}
+}
+
+// The eight-bytes-at-a-time scan: every byte value at every position of plain runs of several lengths (so that it
+// falls in a word, in the tail, or across both), alone and beside the other special bytes, agrees with the
+// reference; needsEscape8 agrees with a byte-by-byte test.
+func TestAppendCanonicalStrWordAtATime(t *testing.T) {
+	special := func(b byte) bool {
+		return b < 0x20 || b >= 0x80 || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&'
+	}
+	for n := 1; n <= 24; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("abcdefgh", 3)[:n])
+				b[pos] = byte(c)
+				if n >= 8 {
+					want := false
+					for _, x := range b[:8] {
+						want = want || special(x)
+					}
+					require.Equal(t, want, needsEscape8(string(b[:8])), "%q", b[:8])
+				}
+				s := string(b)
+				if got, want := string(appendCanonicalStr(nil, s)), canonicalStrReference(t, s); got != want {
+					t.Fatalf("%q: %q, reference %q", s, got, want)
+				}
+			}
+		}
+	}
+	// Longer texts: multi-byte runes, escapes and invalid UTF-8 straddling word boundaries.
+	for _, s := range []string{
+		strings.Repeat("x", 1000) + "é" + strings.Repeat("y", 7) + "\n",
+		strings.Repeat("ключ значение ", 40), strings.Repeat("\u2028a\x00bcdefg<>&\"", 30),
+		strings.Repeat("abcdefg\xff", 20) + strings.Repeat("😀", 9) + "\xed\xa0\x80tail",
+	} {
+		got, valid := appendCanonicalStrValid(nil, s)
+		assert.Equal(t, canonicalStrReference(t, s), string(got), "%q", s)
+		assert.Equal(t, utf8.ValidString(s), valid, "%q", s)
 	}
 }
 

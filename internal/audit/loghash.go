@@ -83,9 +83,11 @@ func (h *LogHasher) float(i int, v float64) *float64 {
 // is written (canonical: an exact rational; plain: as encoding/json writes it) and in invalid UTF-8 in a string
 // (canonical: a raw U+FFFD; plain: encoding/json's \ufffd escape). The zero value writes canonical JSON.
 type mdWriter struct {
-	ents  []mdEntry
-	order []sortKey
-	plain bool
+	ents      []mdEntry
+	order     []sortKey
+	plain     bool
+	shapes    [maxShapes]*objShape // remembered key sequences (mdshape.go)
+	nextShape int
 }
 
 // mdEntry is one member of a metadata object being written: a pcommon value, or (top level) one of the stamped
@@ -212,12 +214,12 @@ func (h *LogHasher) hash(res pcommon.Resource, lr plog.LogRecord, stamped []byte
 	var seen uint64
 	for k, v := range lr.Attributes().All() {
 		if !strings.HasPrefix(k, AttrPrefix) {
-			if !ContentKeys[k] {
+			if !isContentKey(k) {
 				h.ents = append(h.ents, mdEntry{key: k, val: v})
 			}
 			continue
 		}
-		i, known := attrIndex[k]
+		i, known := attrLookup.lookup(k)
 		if !known || seen&(1<<i) != 0 {
 			continue
 		}
@@ -416,8 +418,13 @@ func canonicalOf(raw []byte) ([]byte, bool) {
 
 // appendObject writes the entries h.ents[from:] as a canonical JSON object — what json.Marshal of the map
 // FromLogRecord builds (AsRaw, jsonSafe) becomes once canonicalized: members sorted by key, the last of a repeated
-// key kept — and drops them from h.ents. Nested maps push their members above from while they are written.
+// key kept — and drops them from h.ents. Nested maps push their members above from while they are written. A key
+// sequence written before is written from its shape (mdshape.go).
 func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
+	fp := shapeFingerprint(h.ents[from:])
+	if s := h.shape(fp, h.ents[from:]); s != nil {
+		return h.writeShaped(dst, from, s)
+	}
 	// Sort (stably) small records of an 8-byte key prefix and an index rather than the entries themselves.
 	at := len(h.order)
 	for i := from; i < len(h.ents); i++ {
@@ -429,6 +436,8 @@ func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
+	s := &objShape{fp: fp, ents: make([]int32, 0, len(order)), ends: make([]int32, 0, len(order))}
+	s.text = append(make([]byte, 0, 16*len(order)+1), '{')
 	dst = append(dst, '{')
 	wrote := false
 	for n := range order {
@@ -436,6 +445,7 @@ func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
 		if n+1 < len(order) && h.ents[h.order[at+n+1].i].key == e.key {
 			continue // the last of a repeated key wins
 		}
+		keyAt := len(dst)
 		if wrote {
 			dst = append(dst, ',')
 		}
@@ -445,20 +455,28 @@ func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
 			return dst, false // json.Marshal would rewrite the key, which can reorder or merge members
 		}
 		dst = append(dst, ':')
-		switch e.kind {
-		case entString:
-			dst, ok = h.appendStr(dst, e.str), true
-		case entMap:
-			dst, ok = h.appendMap(dst, e.res)
-		default:
-			dst, ok = h.appendValue(dst, e.val)
-		}
-		if !ok {
+		s.text = append(s.text, dst[keyAt:]...)
+		s.ents = append(s.ents, h.order[at+n].i-int32(from))
+		s.ends = append(s.ends, int32(len(s.text)))
+		if dst, ok = h.appendMember(dst, &e); !ok {
 			return dst, false
 		}
 	}
+	h.remember(s, h.ents[from:])
 	h.ents, h.order = h.ents[:from], h.order[:at]
 	return append(dst, '}'), true
+}
+
+// appendMember writes the value of the member e.
+func (h *mdWriter) appendMember(dst []byte, e *mdEntry) ([]byte, bool) {
+	switch e.kind {
+	case entString:
+		return h.appendStr(dst, e.str), true
+	case entMap:
+		return h.appendMap(dst, e.res)
+	default:
+		return h.appendValue(dst, e.val)
+	}
 }
 
 type sortKey struct {
