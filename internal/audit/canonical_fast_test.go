@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,6 +66,18 @@ func TestAppendCanonicalStrWordAtATime(t *testing.T) {
 			}
 		}
 	}
+	// Random words, several special bytes at once.
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("az09 \x00\x1f\x20\x21\"#%&'<=>?[\\]\x7f\x80\xbf\xc3\xff")
+	for range 200000 {
+		var w [8]byte
+		want := false
+		for i := range w {
+			w[i] = alphabet[rng.IntN(len(alphabet))]
+			want = want || special(w[i])
+		}
+		require.Equal(t, want, needsEscape8(string(w[:])), "%q", w)
+	}
 	// Longer texts: multi-byte runes, escapes and invalid UTF-8 straddling word boundaries.
 	for _, s := range []string{
 		strings.Repeat("x", 1000) + "é" + strings.Repeat("y", 7) + "\n",
@@ -76,6 +89,9 @@ func TestAppendCanonicalStrWordAtATime(t *testing.T) {
 		assert.Equal(t, utf8.ValidString(s), valid, "%q", s)
 	}
 }
+
+// needsEscape8 reports whether any of the 8 bytes of s is not written as it is by appendCanonicalStrValid.
+func needsEscape8(s string) bool { return wordNeedsEscape(load8(s)) }
 
 func FuzzAppendCanonicalStr(f *testing.F) {
 	for _, s := range []string{"a", "\xff<", "\u2028", "\x00"} {

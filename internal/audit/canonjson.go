@@ -161,7 +161,7 @@ func appendCanonicalStrValid(dst []byte, s string) (out []byte, valid bool) {
 	start := 0
 	for i := 0; i < len(s); {
 		// Skip eight bytes at a time while none needs attention (most of a record's strings are plain ASCII).
-		for i+8 <= len(s) && !needsEscape8(s[i:i+8]) {
+		for i+8 <= len(s) && !wordNeedsEscape(load8(s[i:])) {
 			i += 8
 		}
 		if i >= len(s) {
@@ -214,14 +214,15 @@ func appendCanonicalStrValid(dst []byte, s string) (out []byte, valid bool) {
 	return append(dst, '"'), valid
 }
 
-// needsEscape8 reports whether any of the 8 bytes of s is not written as it is by appendCanonicalStrValid: not ASCII,
-// a control character, or one of " \\ < > & (a SWAR test: each term has a byte's high bit set where that byte is
-// below 0x20, or equal to one of those characters, and none where no byte is).
-func needsEscape8(s string) bool {
-	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+// load8 reads the first 8 bytes of s as a word (the byte order does not matter to wordNeedsEscape).
+func load8(s string) uint64 { return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8)) }
+
+// wordNeedsEscape is needsEscape8 of a word (SWAR: (v-lo)&^v has a byte's high bit set where a byte of v is zero —
+// or, for v = x-0x20*lo, below 0x20 — and no high bit set when no byte is).
+func wordNeedsEscape(x uint64) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - lo) &^ v & hi }
-	return (x|((x-0x20*lo)&^x)|zero(x^('"'*lo))|zero(x^('\\'*lo))|zero(x^('<'*lo))|zero(x^('>'*lo))|zero(x^('&'*lo)))&hi != 0
+	q, b, l, g, a := x^('"'*lo), x^('\\'*lo), x^('<'*lo), x^('>'*lo), x^('&'*lo)
+	return (x|(x-0x20*lo)&^x|(q-lo)&^q|(b-lo)&^b|(l-lo)&^l|(g-lo)&^g|(a-lo)&^a)&hi != 0
 }
 
 func (p *jsonScanner) number(dst []byte) ([]byte, error) {

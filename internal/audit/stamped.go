@@ -112,6 +112,16 @@ func (r *Record) AppendStamped(dst []byte, extra *Extra) []byte {
 	return dst
 }
 
+// SetStampedRecordHash sets the record_hash of a compact encoding written with an empty one (a chainer encodes a
+// record, hashes the encoding, then stamps it with its hash): it is AppendStamped of the record with RecordHash set,
+// without encoding the record again. ok is false when stamped does not end with an empty record_hash.
+func SetStampedRecordHash(stamped []byte, hash string) (out []byte, ok bool) {
+	if len(stamped) < 3 || stamped[len(stamped)-1] != 0 {
+		return stamped, false
+	}
+	return appendStampedStr(stamped[:len(stamped)-1], hash), true
+}
+
 func appendStampedStr(dst []byte, s string) []byte {
 	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
 }

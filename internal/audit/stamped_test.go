@@ -72,6 +72,32 @@ func TestStampedRoundTrip(t *testing.T) {
 	assert.Equal(t, in, out)
 }
 
+// SetStampedRecordHash gives the encoding AppendStamped writes with the hash set, for every fixture record and
+// hashes of several lengths (the length prefix grows past one byte), and refuses an encoding whose record_hash is
+// not empty.
+func TestSetStampedRecordHash(t *testing.T) {
+	checked := 0
+	for _, c := range fixtureCases("governed", audittest.GovernedFixture(t)) {
+		r, err := audit.FromLogRecord(c.res, c.lr)
+		require.NoError(t, err)
+		x := audit.Extra{Event: "e", LicenseID: "l"}
+		for _, h := range []string{"v1:" + strings.Repeat("ab", 32), "x", strings.Repeat("h", 300)} {
+			r.RecordHash = ""
+			empty := r.AppendStamped(nil, &x)
+			got, ok := audit.SetStampedRecordHash(empty, h)
+			require.True(t, ok)
+			r.RecordHash = h
+			require.Equal(t, r.AppendStamped(nil, &x), got)
+			_, ok = audit.SetStampedRecordHash(got, h)
+			assert.False(t, ok, "a record_hash is there already")
+			checked++
+		}
+	}
+	assert.Greater(t, checked, 10)
+	_, ok := audit.SetStampedRecordHash(nil, "x")
+	assert.False(t, ok)
+}
+
 // A named attribute set after the processor takes precedence over audit.record, as every attribute did before.
 func TestAttributeOverridesStamped(t *testing.T) {
 	ld := audittest.GovernedFixture(t)

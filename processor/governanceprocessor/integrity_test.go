@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,4 +162,55 @@ func TestShutdownCheckpointsFollowTheShutdownContext(t *testing.T) {
 	require.NoError(t, p.Shutdown(ctx))
 	assert.EqualValues(t, 1, sink.cut.Load(), "the final checkpoint's handover ended with the shutdown's context")
 	assert.Equal(t, 11, sink.LogRecordCount())
+}
+
+// The chain's record_hash (computed while the record is stamped) is what an exporter recomputes from the stamped
+// record (FromLogRecord, then ComputeHash) for hostile payloads too: unicode and escapes in keys and values,
+// invalid UTF-8, huge values, nested maps and lists, spoofed audit.* attributes, content keys; each record links to
+// the one before it.
+func TestChainedHashMatchesExportersOnHostileInput(t *testing.T) {
+	ld := fixtureLogs(t)
+	big := strings.Repeat("ü<&>\"\\\u2028 ", 20000)
+	i := 0
+	for _, rl := range ld.ResourceLogs().All() {
+		ra := rl.Resource().Attributes()
+		ra.PutStr("host.name", "hôte \xff")
+		ra.PutEmptyMap("nested").PutStr("k\u2029", "v\x00")
+		for _, lr := range rl.ScopeLogs().At(0).LogRecords().All() {
+			a := lr.Attributes()
+			a.PutStr("ключ😀", "значение \x01\x1f <b>&amp;</b>")
+			a.PutStr("bad", "a\xffb\xc3(c\xed\xa0\x80d")
+			a.PutStr("zz_big", big)
+			a.PutDouble("ratio", 0.1+float64(i)/3)
+			a.PutInt("count", int64(i)*-7)
+			a.PutBool("flag", i%2 == 0)
+			n := a.PutEmptyMap("nested")
+			n.PutStr("b", "2")
+			n.PutStr("a", "1 \\n")
+			n.PutEmptyMap("deeper").PutEmptySlice("list").AppendEmpty().SetStr("x\"y")
+			l := a.PutEmptySlice("list")
+			l.AppendEmpty().SetDouble(1e21)
+			l.AppendEmpty().SetStr("\u2028")
+			a.PutStr("audit.cost", "spoofed")
+			a.PutStr("audit.tenant_id", "tenant-evil")
+			if i%3 == 0 {
+				a.PutStr("prompt", big)
+			}
+			i++
+		}
+	}
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	_, recs := governed(t, tt, authCtx(license(), claudeHeaders()), ld)
+	require.Len(t, recs, i)
+	prev := ""
+	for j, r := range recs {
+		want, err := r.ComputeHash()
+		require.NoError(t, err)
+		require.Equal(t, want, r.RecordHash, "record %d", j)
+		assert.Equal(t, prev, r.PrevHash, "record %d", j)
+		assert.EqualValues(t, j+1, r.ChainSeq)
+		assert.Equal(t, "tenant-a", r.TenantID)
+		prev = r.RecordHash
+	}
 }

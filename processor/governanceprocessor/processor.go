@@ -556,9 +556,11 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 				stats.withheld += int64(sc.mask.withheld - resMark.withheld)
 				sc.mask.rewind(resMark)
 				r := &sc.rec
+				stamped := false
 				if g.chainer != nil {
 					// The chain fields and record_hash go into audit.record: the record is hashed in its compact
-					// encoding, exactly as the exporters will read it back, before it is stamped.
+					// encoding, exactly as the exporters will read it back, before it is stamped; then the hash is
+					// set in that encoding (record_hash is its last entry).
 					res := rl.Resource()
 					link, err := g.chainer.LinkRecord(id.tenantID, r, func(r *audit.Record, h *audit.LogHasher) (string, error) {
 						sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
@@ -568,9 +570,12 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 						g.logger.Error("governance: chaining a record failed", zap.Error(err))
 					} else {
 						links = append(links, link)
+						sc.stamped, stamped = audit.SetStampedRecordHash(sc.stamped, r.RecordHash)
 					}
 				}
-				sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
+				if !stamped {
+					sc.stamped = r.AppendStamped(sc.stamped[:0], &extra)
+				}
 				lr.Attributes().PutEmptyBytes(audit.AttrRecord).FromRaw(sc.stamped)
 			}
 		}
