@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -86,6 +87,22 @@ func (c *canon) text(s string) {
 func (c *canon) bytes(s []byte) {
 	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(s)))
 	c.b = append(c.b, s...)
+}
+
+// lower writes strings.ToLower(s) as text, lower-casing ASCII in place (a uuid) rather than in a new string.
+func (c *canon) lower(s string) {
+	at := len(c.b) + 4
+	c.text(s)
+	for i := at; i < len(c.b); i++ {
+		switch b := c.b[i]; {
+		case b >= utf8.RuneSelf:
+			c.b = c.b[:at-4]
+			c.text(strings.ToLower(s))
+			return
+		case 'A' <= b && b <= 'Z':
+			c.b[i] = b + 'a' - 'A'
+		}
+	}
 }
 
 func (c *canon) null() { c.b = binary.BigEndian.AppendUint32(c.b, math.MaxUint32) }
@@ -185,7 +202,7 @@ func (r *Record) appendCanonical(dst []byte, js *StoredJSON, jsCanonical bool) (
 				c.text(*(*string)(unsafe.Add(p, st.off+i*unsafe.Sizeof(""))))
 			}
 		case KindUUID:
-			c.text(strings.ToLower(*(*string)(unsafe.Add(p, st.off))))
+			c.lower(*(*string)(unsafe.Add(p, st.off)))
 		case KindTime:
 			c.time(*(*time.Time)(unsafe.Add(p, st.off)))
 		case KindJSON, KindStringsJSON:

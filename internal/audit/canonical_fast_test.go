@@ -215,3 +215,16 @@ func TestAppendCanonicalTime(t *testing.T) {
 		assert.Equal(t, want, CanonicalTime(tm))
 	}
 }
+
+// canon.lower writes what text(strings.ToLower(s)) writes: ASCII lower-cased in place, anything else through
+// strings.ToLower.
+func TestCanonLower(t *testing.T) {
+	for _, s := range []string{"", "01A2026F-3DE8-77F2-817F-3E5BBAFC48D6", "01a2026f-3de8-77f2-817f-3e5bbafc48d6", "AZaz@[`{",
+		"İSTANBUL", "ÀB", "aẞ", "\xffAB", "A\u212a", strings.Repeat("Q", 300)} {
+		var got, want canon
+		got.b, want.b = []byte("prefix"), []byte("prefix")
+		got.lower(s)
+		want.text(strings.ToLower(s))
+		assert.Equal(t, want.b, got.b, "%q", s)
+	}
+}

@@ -467,7 +467,8 @@ func (h *mdWriter) appendObject(dst []byte, from int) ([]byte, bool) {
 	return append(dst, '}'), true
 }
 
-// appendMember writes the value of the member e.
+// appendMember writes the value of the member e (which may point into h.ents: it is read before a nested map is
+// written).
 func (h *mdWriter) appendMember(dst []byte, e *mdEntry) ([]byte, bool) {
 	switch e.kind {
 	case entString:

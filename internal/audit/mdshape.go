@@ -1,6 +1,10 @@
 package audit
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
 
 // The shape memo of mdWriter. A metadata object is written with its members sorted by key, the last of a repeated
 // key kept, each key escaped: work that depends only on the keys of its entries, in entry order. Records of one kind
@@ -79,11 +83,17 @@ func (h *mdWriter) remember(s *objShape, ents []mdEntry) {
 func (h *mdWriter) writeShaped(dst []byte, from int, s *objShape) ([]byte, bool) {
 	prev := int32(0)
 	for j, x := range s.ents {
-		dst = append(dst, s.text[prev:s.ends[j]]...)
-		prev = s.ends[j]
-		e := h.ents[from+int(x)] // a copy: writing a nested map may grow h.ents
+		end := s.ends[j]
+		dst = append(dst, s.text[prev:end]...)
+		prev = end
+		// e is read before a nested map is written, which may grow h.ents. Most values are strings.
+		e := &h.ents[from+int(x)]
+		if e.kind == entValue && e.val.Type() == pcommon.ValueTypeStr {
+			dst = h.appendStr(dst, e.val.Str())
+			continue
+		}
 		var ok bool
-		if dst, ok = h.appendMember(dst, &e); !ok {
+		if dst, ok = h.appendMember(dst, e); !ok {
 			return dst, false
 		}
 	}

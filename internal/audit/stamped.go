@@ -159,6 +159,10 @@ func (d *stampedDecoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if d.i < len(d.b) && d.b[d.i] < 0x80 { // one byte: most lengths
+		d.i++
+		return uint64(d.b[d.i-1])
+	}
 	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		d.fail()
