@@ -248,3 +248,21 @@ func TestIdentityHeadersAcceptLegitimateValues(t *testing.T) {
 		}, refusals(t, tt))
 	})
 }
+
+// Every stamped key is spoofable as it is and in each spelling that sanitises to it; other keys are not.
+func TestSpoofableKeys(t *testing.T) {
+	for k := range stampedKeys {
+		assert.True(t, isSpoofable(k), k)
+		for _, sep := range []string{".", "-", "/", " "} {
+			if v := strings.ReplaceAll(k, "_", sep); v != k {
+				assert.True(t, isSpoofable(v), v)
+			}
+		}
+	}
+	for _, k := range []string{"audit.x", "audit_y", "audit.record"} {
+		assert.True(t, isSpoofable(k), k)
+	}
+	for _, k := range []string{"user.id", "session.id", "tenant", "org.name", "origin_x", "identity.source.x", "user_emails", ""} {
+		assert.False(t, isSpoofable(k), k)
+	}
+}

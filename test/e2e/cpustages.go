@@ -29,7 +29,7 @@ var cpuStages = []cpuStage{
 	{"license authentication (licenseauth)", regexp.MustCompile(`/licenseauthextension\.`), false},
 	{"memory limiter", regexp.MustCompile(`memorylimiter`), false},
 	{"governance processor: PII and secret masking (internal/pii)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/pii\.`), true},
-	{"governance processor: OTTL policies", regexp.MustCompile(`governanceprocessor\.\(\*policySet\)`), true},
+	{"governance processor: OTTL policies", regexp.MustCompile(`governanceprocessor\.\(\*(policySet|toolInput|litFilter)\)`), true},
 	{"governance processor: hash chain and checkpoints (internal/integrity)", regexp.MustCompile(`^github\.com/govcol/govcol/internal/integrity\.`), true},
 	{"governance processor: identity, mapping, verdicts, stamping", regexp.MustCompile(`/governanceprocessor\.`), true},
 	{"pipeline fan-out (copies for a consumer that mutates)", regexp.MustCompile(`/fanoutconsumer\.`), false},
