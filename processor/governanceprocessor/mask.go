@@ -52,6 +52,9 @@ type maskState struct {
 	withheld int        // values withheld because detection failed
 	// perType counts masked values by type, for the processor's own telemetry (summed per batch).
 	perType map[pii.Type]int64
+	// clean are the allow-listed identifier values the engine found nothing in during this batch (cleanIdentifier);
+	// emptied when the batch ends (the strings are the batch's).
+	clean map[string]struct{}
 }
 
 func (s *maskState) reset() {
@@ -106,7 +109,7 @@ func newMasker(engine *pii.Engine, extraSafe []string) *masker {
 func (mk *masker) maskMap(m pcommon.Map, st *maskState) {
 	mk.maskKeys(m, "", st)
 	for k, v := range m.All() {
-		if mk.safe[k] && mk.safeValue(v) {
+		if mk.safe[k] && mk.safeValue(v, st) {
 			continue
 		}
 		mk.maskValue(k, v, st)
@@ -133,14 +136,38 @@ var idKeys = map[string]bool{
 // safeValue reports whether the value of an allow-listed key may pass unscanned: a number, a bool, or a string of
 // identifier shape (audit.IsIdentifier) in which the engine finds nothing. Maps, slices, bytes and free text under
 // an allow-listed key are content like any other and are masked.
-func (mk *masker) safeValue(v pcommon.Value) bool {
+func (mk *masker) safeValue(v pcommon.Value, st *maskState) bool {
 	switch v.Type() {
 	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble, pcommon.ValueTypeBool, pcommon.ValueTypeEmpty:
 		return true
 	case pcommon.ValueTypeStr:
-		return mk.isIdentifier(v.Str())
+		return mk.cleanIdentifier(v.Str(), st)
 	}
 	return false
+}
+
+// maxCleanIdentifiers bounds maskState.clean.
+const maxCleanIdentifiers = 1024
+
+// cleanIdentifier is isIdentifier remembering, for the rest of the batch, the values found clean: allow-listed
+// identifiers repeat across a batch's records (session and user ids, model, event, tool and terminal names), and
+// the engine's scan of one is a few bytes of work beside its deadline's two clock reads. The engine is
+// deterministic, so a value it found nothing in once it finds nothing in again; only a value on which detection
+// failed (a timeout) is scanned again, and it is never remembered.
+func (mk *masker) cleanIdentifier(s string, st *maskState) bool {
+	if _, ok := st.clean[s]; ok {
+		return true
+	}
+	if !mk.isIdentifier(s) {
+		return false
+	}
+	if st.clean == nil {
+		st.clean = make(map[string]struct{}, 64)
+	}
+	if len(st.clean) < maxCleanIdentifiers {
+		st.clean[s] = struct{}{}
+	}
+	return true
 }
 
 // isIdentifier reports whether s is an identifier in which the engine finds nothing (an engine failure is not).

@@ -505,7 +505,7 @@ type resourceContext struct {
 }
 
 // beginBatch resolves the request's identity (refusing and counting a batch without one) and hands out the batch's
-// statistics and scratch space; the caller returns the scratch with g.scratch.Put.
+// statistics and scratch space; the caller returns the scratch with endBatch.
 func (g *governor) beginBatch(ctx context.Context, signal string) (identity, *batchStats, *recordScratch, error) {
 	id, err := g.resolveIdentity(ctx)
 	if err != nil {
@@ -517,6 +517,12 @@ func (g *governor) beginBatch(ctx context.Context, signal string) (identity, *ba
 	stats := &sc.stats
 	sc.mask.perType = stats.perType
 	return id, stats, sc, nil
+}
+
+// endBatch returns a batch's scratch space, without the batch's strings.
+func (g *governor) endBatch(sc *recordScratch) {
+	clear(sc.mask.clean)
+	g.scratch.Put(sc)
 }
 
 // prepareResource strips and masks a resource's attributes (counting what it withholds), classifies its origin and
@@ -538,7 +544,7 @@ func (g *governor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, er
 	if err != nil {
 		return ld, err
 	}
-	defer g.scratch.Put(sc)
+	defer g.endBatch(sc)
 	// Microseconds: the precision Postgres stores, so the integrity hash of the stored row matches.
 	received := time.Now().UTC().Truncate(time.Microsecond)
 	var links []integrity.Link

@@ -32,7 +32,7 @@ func (g *governor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.
 	if err != nil {
 		return td, err
 	}
-	defer g.scratch.Put(sc)
+	defer g.endBatch(sc)
 	ms := &sc.mask
 	for _, rs := range td.ResourceSpans().All() {
 		rc, resMark := g.prepareResource(&id, rs.Resource(), ms, stats)
@@ -217,7 +217,7 @@ func (g *governor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmet
 	if err != nil {
 		return md, err
 	}
-	defer g.scratch.Put(sc)
+	defer g.endBatch(sc)
 	ms := &sc.mask
 	for _, rm := range md.ResourceMetrics().All() {
 		rc, resMark := g.prepareResource(&id, rm.Resource(), ms, stats)
