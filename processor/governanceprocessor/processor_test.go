@@ -489,3 +489,24 @@ func TestStampedAttributesAreTheNamedOnes(t *testing.T) {
 		assert.Equal(t, want, got, r.RequestType)
 	}
 }
+
+// An allow-listed value the engine found nothing in is remembered for the rest of the batch only; a value with a
+// finding, or on which detection failed, is never remembered.
+func TestCleanIdentifiersLastOneBatch(t *testing.T) {
+	g := newTestGovernor(t, nil)
+	sc := &recordScratch{}
+	assert.True(t, g.masker.cleanIdentifier("sess-123", &sc.mask))
+	assert.Contains(t, sc.mask.clean, "sess-123")
+	assert.True(t, g.masker.cleanIdentifier("sess-123", &sc.mask))
+	assert.False(t, g.masker.cleanIdentifier("123-45-6789", &sc.mask)) // an SSN
+	assert.NotContains(t, sc.mask.clean, "123-45-6789")
+	g.endBatch(sc)
+	assert.Empty(t, sc.mask.clean)
+
+	failing := newTestGovernor(t, func(c *Config) { c.PII.Timeout = time.Nanosecond })
+	sc = &recordScratch{}
+	for range 2 {
+		assert.False(t, failing.masker.cleanIdentifier("sess-123", &sc.mask))
+	}
+	assert.Empty(t, sc.mask.clean)
+}
