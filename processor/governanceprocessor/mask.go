@@ -88,20 +88,33 @@ func (s *maskState) rewind(m maskMark) {
 // masker applies the PII engine to pdata values.
 type masker struct {
 	engine *pii.Engine
-	safe   map[string]bool
+	// keys are the allow-listed keys (builtinSafeKeys and safe_attributes) and the id keys among them (idKeys): one
+	// map lookup per attribute.
+	keys map[string]keyKind
 }
 
+// keyKind is what masking knows of an attribute key.
+type keyKind uint8
+
+const (
+	keySafe keyKind = 1 << iota // allow-listed
+	keyID                       // an id key (idKeys)
+)
+
 func newMasker(engine *pii.Engine, extraSafe []string) *masker {
-	safe := make(map[string]bool, len(builtinSafeKeys)+len(extraSafe))
+	keys := make(map[string]keyKind, len(builtinSafeKeys)+len(extraSafe))
 	for _, k := range builtinSafeKeys {
-		safe[k] = true
+		keys[k] = keySafe
 	}
 	for _, k := range extraSafe {
 		if !contentKeys[k] {
-			safe[k] = true
+			keys[k] = keySafe
 		}
 	}
-	return &masker{engine: engine, safe: safe}
+	for k := range idKeys {
+		keys[k] |= keySafe | keyID // every id key is a built-in safe key
+	}
+	return &masker{engine: engine, keys: keys}
 }
 
 // maskMap masks m in place (recursively into maps and slices): keys that carry PII are renamed to their masked
@@ -109,11 +122,12 @@ func newMasker(engine *pii.Engine, extraSafe []string) *masker {
 func (mk *masker) maskMap(m pcommon.Map, st *maskState) {
 	mk.maskKeys(m, "", st)
 	for k, v := range m.All() {
-		if mk.safe[k] && mk.safeValue(v, st) {
+		kind := mk.keys[k]
+		if kind&keySafe != 0 && mk.safeValue(v, st) {
 			continue
 		}
 		mk.maskValue(k, v, st)
-		if idKeys[k] && !(v.Type() == pcommon.ValueTypeStr && audit.IsIdentifier(v.Str())) {
+		if kind&keyID != 0 && !(v.Type() == pcommon.ValueTypeStr && audit.IsIdentifier(v.Str())) {
 			// An id that does not have an id's shape is withheld whole (after masking recorded what it held).
 			v.SetStr(notIdentifierMarker)
 			st.addField(k)

@@ -510,3 +510,10 @@ func TestCleanIdentifiersLastOneBatch(t *testing.T) {
 	}
 	assert.Empty(t, sc.mask.clean)
 }
+
+// Every id key is a built-in safe key (newMasker marks id keys safe).
+func TestIDKeysAreSafeKeys(t *testing.T) {
+	for k := range idKeys {
+		assert.Contains(t, builtinSafeKeys, k)
+	}
+}
