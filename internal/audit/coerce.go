@@ -22,9 +22,17 @@ func Str(attrs pcommon.Map, k string) string {
 // Int coerces an attribute to an integer: ints as they are, integral doubles, and decimal strings. It returns nil
 // when the attribute is absent or not a number.
 func Int(attrs pcommon.Map, k string) *int64 {
+	if x, ok := IntValue(attrs, k); ok {
+		return &x
+	}
+	return nil
+}
+
+// IntValue is Int as a value and whether there is one (for a caller that keeps the number in storage of its own).
+func IntValue(attrs pcommon.Map, k string) (int64, bool) {
 	v, ok := attrs.Get(k)
 	if !ok {
-		return nil
+		return 0, false
 	}
 	var x int64
 	switch v.Type() {
@@ -33,7 +41,7 @@ func Int(attrs pcommon.Map, k string) *int64 {
 	case pcommon.ValueTypeDouble:
 		d := v.Double()
 		if math.IsNaN(d) || math.IsInf(d, 0) || d > math.MaxInt64 || d < math.MinInt64 {
-			return nil
+			return 0, false
 		}
 		x = int64(math.Round(d))
 	case pcommon.ValueTypeStr:
@@ -42,23 +50,31 @@ func Int(attrs pcommon.Map, k string) *int64 {
 		if err != nil {
 			f, ferr := strconv.ParseFloat(s, 64)
 			if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64 || f < math.MinInt64 {
-				return nil
+				return 0, false
 			}
 			n = int64(math.Round(f))
 		}
 		x = n
 	default:
-		return nil
+		return 0, false
 	}
-	return &x
+	return x, true
 }
 
 // Float coerces an attribute to a float: doubles, ints and decimal strings; nil when absent, not a number, NaN or
 // infinite.
 func Float(attrs pcommon.Map, k string) *float64 {
+	if f, ok := FloatValue(attrs, k); ok {
+		return &f
+	}
+	return nil
+}
+
+// FloatValue is Float as a value and whether there is one.
+func FloatValue(attrs pcommon.Map, k string) (float64, bool) {
 	v, ok := attrs.Get(k)
 	if !ok {
-		return nil
+		return 0, false
 	}
 	var f float64
 	switch v.Type() {
@@ -69,15 +85,15 @@ func Float(attrs pcommon.Map, k string) *float64 {
 	case pcommon.ValueTypeStr:
 		var err error
 		if f, err = strconv.ParseFloat(strings.TrimSpace(v.Str()), 64); err != nil {
-			return nil
+			return 0, false
 		}
 	default:
-		return nil
+		return 0, false
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
+		return 0, false
 	}
-	return &f
+	return f, true
 }
 
 // Bool coerces an attribute to a bool: bools, and the strings true/false/1/0 (any case).

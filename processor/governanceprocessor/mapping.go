@@ -61,7 +61,13 @@ func firstPresent(attrs pcommon.Map, keys []string) string {
 // mixed value types (Claude Code sends duration_ms as an int on api_request and as a string on tool_result). A value
 // that cannot be coerced leaves its column NULL; the value itself stays in metadata. Identifier columns take only
 // identifier-shaped strings (IsIdentifier); the columns of present values that are not are returned as withheld.
-func mapUsage(event string, attrs pcommon.Map, r *audit.Record) (withheld []string) {
+//
+// The usage numbers are kept in u, which r's pointers alias (the log path passes the record scratch's, which lives
+// until the record is stamped; nil allocates them).
+func mapUsage(event string, attrs pcommon.Map, r *audit.Record, u *usage) (withheld []string) {
+	if u == nil {
+		u = new(usage)
+	}
 	ident := func(col string, keys ...string) string {
 		for _, k := range keys {
 			if v, ok := identAttr(attrs, k); v != "" {
@@ -81,9 +87,10 @@ func mapUsage(event string, attrs pcommon.Map, r *audit.Record) (withheld []stri
 	if r.Provider == "" && r.Model != "" && (r.Plane == audit.PlaneClaudeCode || r.Plane == audit.PlaneCowork || r.Plane == audit.PlaneClaudeDesktop) {
 		r.Provider = "anthropic"
 	}
-	r.ResponseTimeMS = audit.Int(attrs, "duration_ms")
-	r.InputTokens = audit.Int(attrs, "input_tokens")
-	r.OutputTokens = audit.Int(attrs, "output_tokens")
+	r.ResponseTimeMS = u.int(0, attrs, "duration_ms")
+	r.InputTokens = u.int(1, attrs, "input_tokens")
+	r.OutputTokens = u.int(2, attrs, "output_tokens")
+	r.TokensUsed = nil
 	if r.InputTokens != nil || r.OutputTokens != nil {
 		var total int64
 		if r.InputTokens != nil {
@@ -92,16 +99,32 @@ func mapUsage(event string, attrs pcommon.Map, r *audit.Record) (withheld []stri
 		if r.OutputTokens != nil {
 			total += *r.OutputTokens
 		}
-		r.TokensUsed = &total
+		u.ints[3] = total
+		r.TokensUsed = &u.ints[3]
 	}
-	r.Cost = audit.Float(attrs, "cost_usd")
-	if r.Cost == nil {
-		if micros := audit.Int(attrs, "cost_usd_micros"); micros != nil {
-			c := float64(*micros) / 1e6
-			r.Cost = &c
-		}
+	r.Cost = nil
+	if c, ok := audit.FloatValue(attrs, "cost_usd"); ok {
+		u.cost, r.Cost = c, &u.cost
+	} else if micros, ok := audit.IntValue(attrs, "cost_usd_micros"); ok {
+		u.cost, r.Cost = float64(micros)/1e6, &u.cost
 	}
 	return withheld
+}
+
+// usage is storage for a record's usage numbers (mapUsage).
+type usage struct {
+	ints [4]int64 // response time, input, output and total tokens
+	cost float64
+}
+
+// int reads attribute k as audit.Int does, into u.ints[i].
+func (u *usage) int(i int, attrs pcommon.Map, k string) *int64 {
+	x, ok := audit.IntValue(attrs, k)
+	if !ok {
+		return nil
+	}
+	u.ints[i] = x
+	return &u.ints[i]
 }
 
 // identAttr reads an attribute for an identifier column: its value when it is an identifier-shaped string

@@ -44,7 +44,7 @@ func TestMapUsage(t *testing.T) {
 	m.PutDouble("cost_usd", 0.00561)
 	m.PutStr("duration_ms", "not a number")
 	r := audit.Record{Plane: audit.PlaneClaudeCode}
-	mapUsage(audit.EventAPIRequest, m, &r)
+	mapUsage(audit.EventAPIRequest, m, &r, nil)
 	assert.Equal(t, "req_01", r.RequestID)
 	assert.Equal(t, "p1", r.CorrelationID)
 	assert.Equal(t, "anthropic", r.Provider)
@@ -54,7 +54,7 @@ func TestMapUsage(t *testing.T) {
 
 	// No usage attributes: every usage column stays NULL.
 	r = audit.Record{Plane: audit.PlaneSDK}
-	mapUsage("custom", pcommon.NewMap(), &r)
+	mapUsage("custom", pcommon.NewMap(), &r, nil)
 	assert.Nil(t, r.TokensUsed)
 	assert.Nil(t, r.Cost)
 	assert.Empty(t, r.Provider)
@@ -62,7 +62,7 @@ func TestMapUsage(t *testing.T) {
 	// cost_usd_micros when cost_usd is absent.
 	m = pcommon.NewMap()
 	m.PutInt("cost_usd_micros", 5610)
-	mapUsage(audit.EventAPIRequest, m, &r)
+	mapUsage(audit.EventAPIRequest, m, &r, nil)
 	assert.InDelta(t, 0.00561, *r.Cost, 1e-12)
 }
 

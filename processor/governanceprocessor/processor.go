@@ -79,6 +79,10 @@ type recordScratch struct {
 	// ids and qhash hold the record's ids and query_hash, which its strings alias until it is stamped.
 	ids   [idsLen]byte
 	qhash [queryHashLen]byte
+	// usage holds the record's usage numbers, sum the query hash's HMAC (Sum through the interface would put it on
+	// the heap).
+	usage usage
+	sum   [sha256.Size]byte
 	// stats are the statistics of the batch the scratch serves.
 	stats batchStats
 }
@@ -713,7 +717,7 @@ func (g *governor) newRecord(id *identity, rc resourceContext, event, reqType st
 // the capped content and what masking found.
 func (g *governor) readColumns(r *audit.Record, event, queryKey string, attrs pcommon.Map, sc *recordScratch, stats *batchStats) {
 	ms := &sc.mask
-	withheld := mapUsage(event, attrs, r)
+	withheld := mapUsage(event, attrs, r, &sc.usage)
 	r.UserID = g.identifier(attrs, "user_id", &withheld, "user.id", "user.account_uuid")
 	if r.SessionID == "" {
 		r.SessionID = g.identifier(attrs, "session_id", &withheld, "session.id")
@@ -821,8 +825,7 @@ func (g *governor) queryHash(s string, sc *recordScratch) string {
 	h.Write(sc.buf)
 	out := &sc.qhash
 	copy(out[:], queryHashPrefix)
-	var sum [sha256.Size]byte
-	hex.Encode(out[len(queryHashPrefix):], h.Sum(sum[:0]))
+	hex.Encode(out[len(queryHashPrefix):], h.Sum(sc.sum[:0]))
 	g.hmacs.Put(h)
 	return unsafe.String(&out[0], queryHashLen)
 }
