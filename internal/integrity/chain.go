@@ -54,9 +54,9 @@ type chain struct {
 	last   string          // its record_hash (the next record's prev_hash)
 	hasher audit.LogHasher // Link's scratch, under mu
 
-	// Delivery: pending holds the hashes of the records not yet below the settled mark; settled is the highest
-	// sequence number up to which every record's delivery has returned.
-	pending       map[int64]pendingLink
+	// Delivery: pending holds the hashes of the records not yet below the settled mark (settled+1 .. seq, in
+	// order); settled is the highest sequence number up to which every record's delivery has returned.
+	pending       pendingRing
 	settled       int64
 	delivered     int64 // last delivered record at or below settled, and its hash
 	deliveredHash string
@@ -70,6 +70,43 @@ type pendingLink struct {
 	hash    string
 	settled bool
 	ok      bool
+}
+
+// pendingRing is a queue of the links not yet settled, in sequence order, in a ring buffer (a map keyed by sequence
+// number cost several lookups and an insertion and a deletion per record).
+type pendingRing struct {
+	buf  []pendingLink // len is 0 or a power of two
+	head int           // index in buf of the first
+	n    int
+}
+
+func (q *pendingRing) push(p pendingLink) {
+	if q.n == len(q.buf) {
+		buf := make([]pendingLink, max(16, 2*len(q.buf)))
+		for k := range q.n {
+			buf[k] = q.buf[(q.head+k)&(len(q.buf)-1)]
+		}
+		q.buf, q.head = buf, 0
+	}
+	q.buf[(q.head+q.n)&(len(q.buf)-1)] = p
+	q.n++
+}
+
+// at returns the k-th link of the queue (0 the first), nil when there is none.
+func (q *pendingRing) at(k int64) *pendingLink {
+	if k < 0 || k >= int64(q.n) {
+		return nil
+	}
+	return &q.buf[(q.head+int(k))&(len(q.buf)-1)]
+}
+
+// pop removes and returns the first link.
+func (q *pendingRing) pop() pendingLink {
+	p := q.buf[q.head]
+	q.buf[q.head] = pendingLink{}
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+	return p
 }
 
 // Link is a record's place in a chain, handed out by Chainer.Link and settled with Chainer.Settle.
@@ -94,7 +131,7 @@ func (c *Chainer) chainOf(tenant string) *chain {
 	defer c.mu.Unlock()
 	ch, ok := c.chains[tenant]
 	if !ok {
-		ch = &chain{id: c.instance + "/" + tenant + "/" + c.started, tenant: tenant, lastCheck: c.now(), pending: map[int64]pendingLink{}}
+		ch = &chain{id: c.instance + "/" + tenant + "/" + c.started, tenant: tenant, lastCheck: c.now()}
 		c.chains[tenant] = ch
 		if c.registry && c.key != nil {
 			e := RegistryEntry{Kind: RegistryOpened, ChainID: ch.id, TenantID: tenant, Instance: c.instance, Link: c.lastOpened, SignedAt: c.now()}
@@ -177,7 +214,7 @@ func (c *Chainer) Link(res pcommon.Resource, lr plog.LogRecord, tenant string) (
 	}
 	ch.seq++
 	ch.last = h
-	ch.pending[ch.seq] = pendingLink{hash: h}
+	ch.pending.push(pendingLink{hash: h})
 	return Link{ch: ch, seq: ch.seq}, nil
 }
 
@@ -229,17 +266,13 @@ func (c *Chainer) Settle(links []Link, ok bool) []*Checkpoint {
 		ch := links[i].ch
 		ch.mu.Lock()
 		for ; i < len(links) && links[i].ch == ch; i++ {
-			p := ch.pending[links[i].seq]
-			p.settled, p.ok = true, ok
-			ch.pending[links[i].seq] = p
-		}
-		for {
-			p, found := ch.pending[ch.settled+1]
-			if !found || !p.settled {
-				break
+			if p := ch.pending.at(links[i].seq - ch.settled - 1); p != nil {
+				p.settled, p.ok = true, ok
 			}
+		}
+		for ch.pending.n > 0 && ch.pending.at(0).settled {
+			p := ch.pending.pop()
 			ch.settled++
-			delete(ch.pending, ch.settled)
 			if p.ok {
 				ch.delivered, ch.deliveredHash = ch.settled, p.hash
 			} else {

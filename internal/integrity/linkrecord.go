@@ -23,6 +23,6 @@ func (c *Chainer) LinkRecord(tenant string, r *audit.Record, hash func(r *audit.
 	r.RecordHash = h
 	ch.seq++
 	ch.last = h
-	ch.pending[ch.seq] = pendingLink{hash: h}
+	ch.pending.push(pendingLink{hash: h})
 	return Link{ch: ch, seq: ch.seq}, nil
 }
