@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/govcol/govcol/internal/audit"
 )
@@ -515,5 +516,62 @@ func TestCleanIdentifiersLastOneBatch(t *testing.T) {
 func TestIDKeysAreSafeKeys(t *testing.T) {
 	for k := range idKeys {
 		assert.Contains(t, builtinSafeKeys, k)
+	}
+}
+
+// The slots reserved for stamping (stampedAttributes) are exactly the attributes governLog and processLogs add:
+// on every fixture record, and with a valid or an invalid claimed email, PII and a tool name.
+func TestStampedAttributesCount(t *testing.T) {
+	g := newTestGovernor(t, nil)
+	ctx := authCtx(license(), claudeHeaders())
+	extra := []struct {
+		attrs        map[string]any
+		validClaimed bool
+	}{
+		{map[string]any{"event.name": "user_prompt", "prompt": "ssn 123-45-6789", "user.email": "Alice@Example.com"}, true},
+		{map[string]any{"event.name": "user_prompt", "prompt": "hi", "user.email": "not an email"}, false},
+		{map[string]any{"event.name": "tool_result", "tool_name": "Bash", "tool_input": `{"command":"ls"}`}, false},
+	}
+	check := func(ld plog.Logs, validClaimed func(i int) bool) {
+		before := []int{}
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					n := 0
+					for k := range lr.Attributes().All() {
+						if !isSpoofable(k) {
+							n++
+						}
+					}
+					before = append(before, n)
+				}
+			}
+		}
+		i := 0
+		out, err := g.processLogs(ctx, ld)
+		require.NoError(t, err)
+		for _, rl := range out.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					r, err := audit.FromLogRecord(rl.Resource(), lr)
+					require.NoError(t, err)
+					claimed, want := "", before[i]
+					if _, ok := lr.Attributes().Get(claimedEmailKey); ok {
+						if validClaimed(i) {
+							claimed = "x"
+						} else {
+							want++ // put before masking, within the record's own slots
+						}
+					}
+					assert.Equal(t, want+stampedAttributes(claimed, &r), lr.Attributes().Len(), "record %d", i)
+					i++
+				}
+			}
+		}
+		require.Equal(t, len(before), i)
+	}
+	check(fixtureLogs(t), func(int) bool { return true })
+	for _, x := range extra {
+		check(logOf("claude-code", "x", x.attrs), func(int) bool { return x.validClaimed })
 	}
 }
