@@ -3,6 +3,7 @@ package governanceprocessor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -265,4 +266,23 @@ func TestSpoofableKeys(t *testing.T) {
 	for _, k := range []string{"user.id", "session.id", "tenant", "org.name", "origin_x", "identity.source.x", "user_emails", ""} {
 		assert.False(t, isSpoofable(k), k)
 	}
+}
+
+// The identity's address memo gives checkEmail's result, the first time and after, and stops growing at its bound.
+func TestEmailMemo(t *testing.T) {
+	var em emailMemo
+	for _, raw := range []string{"Dev@Example.com", " a@b.example ", "x@bücher.example", "not an email", "a\u202e@b.example", ""} {
+		wantEmail, wantReason := checkEmail(raw)
+		for range 2 {
+			email, reason := em.check(raw)
+			assert.Equal(t, wantEmail, email, raw)
+			assert.Equal(t, wantReason, reason, raw)
+		}
+	}
+	for i := range maxEmailMemo + 10 {
+		em.check(fmt.Sprintf("u%d@example.com", i))
+	}
+	assert.Len(t, em.m, maxEmailMemo)
+	email, _ := em.check("u4100@example.com") // not remembered: checked again
+	assert.Equal(t, "u4100@example.com", email)
 }

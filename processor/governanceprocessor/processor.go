@@ -44,6 +44,7 @@ type governor struct {
 	// extraEvents extends audit.KnownEvents with the configured extra_event_names.
 	extraEvents map[string]bool
 	scratch     sync.Pool // of *recordScratch
+	emails      emailMemo // of the identity's addresses (resolveIdentity)
 	opts        metricOpts
 	logger      *zap.Logger
 
