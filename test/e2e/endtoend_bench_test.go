@@ -237,6 +237,10 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 	require.NoError(b, err)
 	require.NoError(b, f.Close())
 	require.Equal(b, http.StatusOK, resp.StatusCode)
+	keep := os.Getenv("GOVCOL_E2E_PROFILE")
+	if keep != "" { // the heap in use while the load still runs
+		fetchProfile(b, port, "heap", keep+".heap")
+	}
 	load := wait()
 	awaitExported(b, c, db, load.RunID, load.EventsAcked)
 	fetchProfile(b, port, "allocs", allocsAfter)
@@ -269,7 +273,7 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 			}
 		}
 	}
-	if keep := os.Getenv("GOVCOL_E2E_PROFILE"); keep != "" {
+	if keep != "" {
 		data, err := os.ReadFile(path)
 		require.NoError(b, err)
 		require.NoError(b, os.WriteFile(keep, data, 0o644))
