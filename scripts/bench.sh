@@ -136,15 +136,17 @@ bounds() {
   fi
   if missed 'with the hash chain against the upstream' || missed 'Chaining one record'; then
     any=1
-    echo "- **The hash chain.** Chaining a record hashes its canonical form (SHA-256 over the record's columns and its"
-    echo "  canonical metadata) and links it; the canonical form is fixed by the stored trails (they must keep"
-    echo "  verifying), so the work left is writing that form and the hash itself. internal/integrity/README.md"
-    echo "  ("Cost") lists what was tried."
+    echo "- **The hash chain.** Chaining a record hashes its canonical form (SHA-256 over the ~2 KB encoding of its"
+    echo "  columns and canonical metadata); the form is fixed by the stored trails (they must keep verifying), so"
+    echo "  SHA-256 alone is a floor under the per-record cost. internal/integrity/README.md (\"Speed\") splits the"
+    echo "  rest and lists what was tried (one encoding per record, remembered key sequences, word-at-a-time string"
+    echo "  scans, a ring of pending links) and dropped."
   fi
   if missed 'Verification from Postgres'; then
     any=1
-    echo "- **Verification from Postgres.** \`govctl verify\` reads the JSON columns as text, which Postgres renders"
-    echo "  from jsonb for every row; the verifier itself runs faster in memory (the figure above it)."
+    echo "- **Verification from Postgres.** Bound by the server producing the rows: \`jsonb\` has no binary wire"
+    echo "  form, so every JSON value is rendered as text for every row; reading a stored text copy instead would let a"
+    echo "  writer change the \`jsonb\` unnoticed. internal/integrity/README.md (\"Speed\") has the split and what was fixed."
   fi
   if missed 'p99 acknowledgement latency'; then
     any=1
