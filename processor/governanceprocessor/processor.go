@@ -449,19 +449,22 @@ func (st *batchStats) reset() {
 // build again each time.
 type metricOpts struct {
 	mu sync.Mutex
-	m  map[[3]string]metric.AddOption
+	m  map[[3]string][]metric.AddOption
 }
 
-func (c *metricOpts) get(k [3]string, build func() metric.AddOption) metric.AddOption {
+// get returns the options build makes of k, built once. They are kept as the slice Add's variadic parameter takes
+// (a slice made per call would be allocated: Add is an interface method), and build is a function of k alone (a
+// closure capturing the caller's variables would be allocated per call).
+func (c *metricOpts) get(k [3]string, build func(k [3]string) metric.AddOption) []metric.AddOption {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if o, ok := c.m[k]; ok {
 		return o
 	}
 	if c.m == nil || len(c.m) > 4096 {
-		c.m = map[[3]string]metric.AddOption{}
+		c.m = map[[3]string][]metric.AddOption{}
 	}
-	o := build()
+	o := []metric.AddOption{build(k)}
 	c.m[k] = o
 	return o
 }
@@ -469,22 +472,22 @@ func (c *metricOpts) get(k [3]string, build func() metric.AddOption) metric.AddO
 func (g *governor) flushStats(ctx context.Context, signal string, st *batchStats) {
 	sig := attribute.String("signal", signal)
 	for k, n := range st.records {
-		g.telemetry.GovernanceRecordsProcessed.Add(ctx, n, g.opts.get([3]string{"records", k[0], k[1]}, func() metric.AddOption {
-			return metric.WithAttributes(attribute.String("verdict", k[0]), attribute.String("origin", k[1]))
-		}))
+		g.telemetry.GovernanceRecordsProcessed.Add(ctx, n, g.opts.get([3]string{"records", k[0], k[1]}, func(k [3]string) metric.AddOption {
+			return metric.WithAttributes(attribute.String("verdict", k[1]), attribute.String("origin", k[2]))
+		})...)
 	}
 	for t, n := range st.perType {
-		g.telemetry.GovernancePiiDetections.Add(ctx, n, g.opts.get([3]string{"pii", signal, string(t)}, func() metric.AddOption {
-			return metric.WithAttributes(sig, attribute.String("pii_type", string(t)))
-		}))
+		g.telemetry.GovernancePiiDetections.Add(ctx, n, g.opts.get([3]string{"pii", signal, string(t)}, func(k [3]string) metric.AddOption {
+			return metric.WithAttributes(attribute.String("signal", k[1]), attribute.String("pii_type", k[2]))
+		})...)
 	}
 	if st.withheld > 0 {
 		g.telemetry.GovernanceValuesWithheld.Add(ctx, st.withheld, metric.WithAttributes(sig))
 	}
 	for field, n := range st.identifiersWithheld {
-		g.telemetry.GovernanceIdentifiersWithheld.Add(ctx, n, g.opts.get([3]string{"identifiers", signal, field}, func() metric.AddOption {
-			return metric.WithAttributes(sig, attribute.String("field", field))
-		}))
+		g.telemetry.GovernanceIdentifiersWithheld.Add(ctx, n, g.opts.get([3]string{"identifiers", signal, field}, func(k [3]string) metric.AddOption {
+			return metric.WithAttributes(attribute.String("signal", k[1]), attribute.String("field", k[2]))
+		})...)
 	}
 	for id, n := range st.evalErrs {
 		g.telemetry.GovernancePolicyEvaluationErrors.Add(ctx, n, metric.WithAttributes(attribute.String("policy", id)))
