@@ -279,7 +279,7 @@ func (e *Engine) Detect(s string) (out []Finding, err error) {
 	if len(s) > e.maxBytes {
 		s = s[:cutPoint(s, e.maxBytes)]
 	}
-	return e.detect(s, e.deadline())
+	return e.detect(s, e.deadline(), nil)
 }
 
 // deadline returns the time (on the monotonic clock, see clock) by which one Detect or Mask call must finish (zero
@@ -299,12 +299,13 @@ var clockBase = time.Now()
 // after the scan).
 func clock() time.Duration { return time.Since(clockBase) }
 
-// detect scans s (already cut) and resolves overlaps, honouring the deadline.
-func (e *Engine) detect(s string, deadline time.Duration) ([]Finding, error) {
+// detect scans s (already cut) and resolves overlaps, honouring the deadline. The findings are appended to
+// found[:0].
+func (e *Engine) detect(s string, deadline time.Duration, found []Finding) ([]Finding, error) {
 	if testHookScan != nil {
 		testHookScan()
 	}
-	sc := scanner{e: e, s: s, deadline: deadline}
+	sc := scanner{e: e, s: s, deadline: deadline, found: found[:0]}
 	sc.run()
 	if sc.timedOut || (e.timeout > 0 && clock() > deadline) {
 		return nil, fmt.Errorf("%w: timeout after %s", ErrDetectionFailed, e.timeout)
@@ -357,7 +358,18 @@ const maxRounds = 4
 
 // Mask replaces every finding in s according to the mode. On error (recovered panic or timeout, wrapping
 // ErrDetectionFailed) the caller must withhold the content; the error text never contains input.
-func (e *Engine) Mask(s string) (res Result, err error) {
+func (e *Engine) Mask(s string) (Result, error) { return e.MaskWith(s, nil) }
+
+// Scratch is storage MaskWith reuses from call to call: the findings of a scan and the result's types. It is not
+// safe for concurrent use; the zero value is ready.
+type Scratch struct {
+	found []Finding
+	types []Type
+}
+
+// MaskWith is Mask keeping the findings and the result's Types in sc (when not nil): Types is then valid until sc
+// is used again, and a caller that masks many values allocates only the masked texts.
+func (e *Engine) MaskWith(s string, sc *Scratch) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = Result{}, fmt.Errorf("%w: internal error", ErrDetectionFailed)
@@ -371,12 +383,17 @@ func (e *Engine) Mask(s string) (res Result, err error) {
 	}
 	text := s
 	var types []Type
+	var found []Finding
+	if sc != nil {
+		types, found = sc.types[:0], sc.found[:0]
+	}
 	deadline := e.deadline()
 	for round := 0; round < maxRounds; round++ {
-		f, err := e.detect(text, deadline)
+		f, err := e.detect(text, deadline, found)
 		if err != nil {
 			return Result{}, err
 		}
+		found = f[:0] // the next round's storage: f is used up below
 		if len(f) == 0 {
 			break
 		}
@@ -386,6 +403,9 @@ func (e *Engine) Mask(s string) (res Result, err error) {
 				types = append(types, x.Type)
 			}
 		}
+	}
+	if sc != nil {
+		sc.types, sc.found = types, found
 	}
 	if withheld > 0 {
 		text += "…[truncated: " + strconv.Itoa(withheld) + " bytes withheld]"

@@ -627,3 +627,24 @@ func TestSecretTypesPartitionTheTypes(t *testing.T) {
 		t.Error("personal or unknown types are not secrets")
 	}
 }
+
+// MaskWith masks as Mask does; with its scratch warm, a value with findings allocates only its masked text.
+func TestMaskWithScratch(t *testing.T) {
+	e := newEngine(t, Config{})
+	var sc Scratch
+	in := "My SSN is 123-45-6789 and my card is 4111 1111 1111 1111; mail a@example.com"
+	for _, s := range []string{in, "clean text", "", "a@b.example x@y.example", strings.Repeat("x", 70000)} {
+		want, err := e.Mask(s)
+		require.NoError(t, err)
+		got, err := e.MaskWith(s, &sc)
+		require.NoError(t, err)
+		require.Equal(t, want.Text, got.Text)
+		require.Equal(t, want.Truncated, got.Truncated)
+		require.Equal(t, len(want.Types), len(got.Types))
+		if len(want.Types) > 0 {
+			require.Equal(t, want.Types, got.Types)
+		}
+	}
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { _, _ = e.MaskWith(in, &sc) }))
+	require.Greater(t, testing.AllocsPerRun(100, func() { _, _ = e.Mask(in) }), 1.0)
+}

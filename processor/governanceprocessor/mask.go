@@ -52,6 +52,8 @@ type maskState struct {
 	withheld int        // values withheld because detection failed
 	// perType counts masked values by type, for the processor's own telemetry (summed per batch).
 	perType map[pii.Type]int64
+	// pii is the engine's storage for findings and result types (MaskWith), reused from value to value.
+	pii pii.Scratch
 	// clean are the allow-listed identifier values the engine found nothing in during this batch (cleanIdentifier);
 	// emptied when the batch ends (the strings are the batch's).
 	clean map[string]struct{}
@@ -204,7 +206,7 @@ func (mk *masker) maskKeys(m pcommon.Map, path string, st *maskState) {
 		}
 	}
 	for _, k := range suspect {
-		res, err := mk.engine.Mask(k)
+		res, err := mk.engine.MaskWith(k, &st.pii)
 		masked := res.Text
 		switch {
 		case err != nil:
@@ -291,7 +293,7 @@ func (mk *masker) maskPlain(field, s string, st *maskState) (out string, changed
 	if s == "" {
 		return s, false
 	}
-	res, err := mk.engine.Mask(s)
+	res, err := mk.engine.MaskWith(s, &st.pii)
 	if err != nil {
 		st.withheld++
 		st.addField(field)

@@ -194,7 +194,7 @@ func replaceDigitRuns(s string) string {
 // screen reports whether s may pass as it is: the engine finds nothing in it and did not cut it. What it finds is
 // counted like masking's findings (types, field), a detection failure as withheld; the caller replaces or drops s.
 func (mk *masker) screen(field, s string, st *maskState) bool {
-	res, err := mk.engine.Mask(s)
+	res, err := mk.engine.MaskWith(s, &st.pii)
 	switch {
 	case err != nil:
 		st.withheld++
