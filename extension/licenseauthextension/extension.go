@@ -353,16 +353,18 @@ func headerValue(headers map[string][]string, lowerName string) string {
 	return ""
 }
 
-// authData is what client.Info.Auth exposes.
+// authData is what client.Info.Auth exposes. It is cached with its license, so its values are boxed once here:
+// GetAttribute returns them without converting a string to an interface (an allocation) on every call; the
+// governance processor reads five of them per batch.
 type authData struct {
-	attrs map[string]string
+	attrs map[string]any // of strings
 	names []string
 }
 
 var _ client.AuthData = (*authData)(nil)
 
 func newAuthData(c *license.Claims) *authData {
-	attrs := map[string]string{
+	attrs := map[string]any{
 		AttrOrgID:      c.OrgID,
 		AttrTenantID:   c.TenantID,
 		AttrClientID:   c.ClientID(),

@@ -43,10 +43,28 @@ func license() authData {
 func authCtx(auth authData, headers map[string][]string) context.Context {
 	info := client.Info{Metadata: client.NewMetadata(headers)}
 	if auth != nil {
-		info.Auth = auth
+		info.Auth = auth.boxed()
 	}
 	return client.NewContext(context.Background(), info)
 }
+
+// boxedAuth is authData with its values boxed once, as the licenseauth extension's are (its auth data is cached with
+// the license): GetAttribute does not allocate.
+type boxedAuth struct {
+	attrs map[string]any
+	names []string
+}
+
+func (a authData) boxed() boxedAuth {
+	b := boxedAuth{attrs: make(map[string]any, len(a)), names: a.GetAttributeNames()}
+	for k, v := range a {
+		b.attrs[k] = v
+	}
+	return b
+}
+
+func (b boxedAuth) GetAttribute(k string) any   { return b.attrs[k] }
+func (b boxedAuth) GetAttributeNames() []string { return b.names }
 
 // claudeHeaders are the headers of the fixture run.
 func claudeHeaders() map[string][]string {
