@@ -116,9 +116,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		cpuProfile := profile(b, c, db, lic, pprofPort, closedLoop)
 		names, shares, err := stageShares(cpuProfile)
 		require.NoError(b, err)
-		b.Logf("E2E stages| each CPU sample of the profile charged to the step of the path it was taken in (its innermost "+
+		b.Logf("E2E stages| Each CPU sample of the profile charged to the step of the path it was taken in (its innermost "+
 			"frame that names one; the garbage collector's work wherever it ran); µs per stored row = share x the "+
-			"collector CPU per stored row above (%.1f µs)", collectorUs)
+			"collector CPU per stored row above (%.1f µs).", collectorUs)
 		for _, line := range stageTable(names, shares, collectorUs) {
 			b.Logf("E2E stages| %s", line)
 		}
@@ -247,9 +247,9 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 	b.Logf("E2E CPU profile taken over %d s of the closed loop (%s)", secs, load)
 	names, shares, total, err := allocShares(allocsBefore, allocsAfter)
 	require.NoError(b, err)
-	b.Logf("E2E allocs| the bytes the collector allocated from the start of that closed loop until its last event was "+
+	b.Logf("E2E allocs| The bytes the collector allocated from the start of that closed loop until its last event was "+
 		"stored (the runtime's sampled heap profile, before and after), charged to the steps like the CPU samples: "+
-		"%.0f bytes per stored row in all", total/float64(load.EventsAcked))
+		"%.0f bytes per stored row in all.", total/float64(load.EventsAcked))
 	for _, line := range allocTable(names, shares, total/float64(load.EventsAcked)) {
 		b.Logf("E2E allocs| %s", line)
 	}
