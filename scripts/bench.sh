@@ -191,7 +191,8 @@ bounds() {
   echo "--concurrency 4 --duration 30s\` (a closed loop of 4 workers, 110 events a request) drives it. Per round:"
   echo
   echo "- *pipeline*: events acknowledged per second (\`govctl load\`); rows stored over the seconds from the load's"
-  echo "  start until the last acknowledged event is in \`audit_logs\` (every acknowledged event is checked stored once);"
+  echo "  start until the Postgres exporter has committed the last acknowledged event (its own counter, so that no"
+  echo "  count of \`audit_logs\` runs inside the window; after it, every acknowledged event is checked stored once);"
   echo "  the CPU of the collector (\`/proc/<pid>/stat\`) and of every Postgres process (the postmaster, its running"
   echo "  children and those that ended) over the same window, per stored row;"
   echo "- *raw COPY of the same rows*: the round's rows copied out (\`COPY ... TO STDOUT (FORMAT binary)\`) and, timed,"
