@@ -201,7 +201,9 @@ bounds() {
   echo "  into a fresh table created \`LIKE audit_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES\` on"
   echo "  the same server: rows/s and the Postgres CPU per row (a checkpoint before each side)."
   echo
-  echo "The sides alternate over the rounds and each figure is the best of its side. Then: the collector's peak RSS"
+  echo "A 5 s warm-up run comes first, not measured; the server runs without autovacuum and with a \`max_wal_size\`"
+  echo "no round reaches (a background vacuum, or a forced checkpoint, would land in whichever side's window runs"
+  echo "then; each side starts after a CHECKPOINT). The sides alternate over the rounds and each figure is the best of its side. Then: the collector's peak RSS"
   echo "(VmHWM) after the sustained rounds; its CPU profile, 15 s under the same closed loop (\`go tool pprof -top\`:"
   echo "flat, then cumulative over govcol's own functions, where a function's flat time includes the library code it"
   echo "calls); and the open loop (\`govctl load --rate\`) at 50 % of the sustained rate (the lower of acknowledged and"

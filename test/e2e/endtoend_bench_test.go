@@ -44,7 +44,9 @@ const (
 //     a fresh table created LIKE audit_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES on the same
 //     server: rows/s and the Postgres CPU per row.
 //
-// The sides alternate (pipeline, COPY, pipeline, COPY, ...) and each figure is the best of the rounds. Then, at the
+// A 5 s warm-up run comes first, not measured; the server runs without autovacuum and with a max_wal_size no round
+// reaches (quietPostgres). The sides alternate (pipeline, COPY, pipeline, COPY, ...) and each figure is the best of
+// the rounds. Then, at the
 // sustained rate: the collector's peak RSS, and its CPU profile under the same closed loop (`go tool pprof -top`);
 // then the open loop (`govctl load --rate`) at 50 % of the sustained rate (the lower of acknowledged and stored per
 // second) for the p99 acknowledgement latency. Every figure is logged on a line starting "E2E"; `make bench` copies
@@ -57,6 +59,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	cluster := pgtest.NewCluster(b)
 	dsn := cluster.DSN("postgres")
 	postmaster := postmasterPID(b, cluster)
+	quietPostgres(b, dsn)
 	pprofPort := FreePort(b)
 	c := StartLocalCollectorWith(b, dsn, pprofOverlay(b, pprofPort))
 	lic := c.Keys.License(b, "org-e2e", "tenant-e2e", "client-e2e", "")
@@ -68,6 +71,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 		return []string{"--developers", "20", "--concurrency", "4", "--batch", "10", "--duration", strconv.Itoa(secs) + "s",
 			"--max-events", "100000000"}
 	}
+
+	// A warm-up run, not measured: the first seconds of the collector and of the server (connection pools, caches,
+	// the month's partition, the runtime's heap growing to its limit) made a first round slower than the next.
+	warm := Load(b, c, lic, "http", closedLoop(5)...)()
+	awaitExported(b, c, db, warm.RunID, warm.EventsAcked)
 
 	for b.Loop() {
 		var pipe, raw []e2eSide
@@ -291,6 +299,20 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 		require.NoError(b, os.WriteFile(keep, data, 0o644))
 	}
 	return path
+}
+
+// quietPostgres keeps the server's background work out of the measured windows: autovacuum off (a vacuum or analyze
+// of the tables the two sides fill, started by the inserts of one side, would land in whichever window runs then)
+// and max_wal_size large enough that no checkpoint is forced inside a window (each side starts after a CHECKPOINT).
+func quietPostgres(b *testing.B, dsn string) {
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, dsn)
+	require.NoError(b, err)
+	defer db.Close(ctx)
+	for _, q := range []string{"ALTER SYSTEM SET autovacuum = off", "ALTER SYSTEM SET max_wal_size = '16GB'", "SELECT pg_reload_conf()"} {
+		_, err := db.Exec(ctx, q)
+		require.NoError(b, err, q)
+	}
 }
 
 // fetchProfile saves the collector's pprof profile of kind (allocs, heap, ...) to path.
