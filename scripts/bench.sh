@@ -128,9 +128,10 @@ bounds() {
     echo "  LIKE it), each batch is a transaction with a savepoint and its own COPY, and the chain registry and the"
     echo "  checkpoint rows are written beside the records; and in the pipeline run the collector and the load"
     echo "  generator take most of the two cores Postgres shares with them, while raw COPY has the machine to itself."
-    echo "  The two rounds of a side differ by more than the goal's margin on this machine (compare them above). Tried:"
-    echo "  the window no longer ends with counting \`audit_logs\` (those scans were charged to the pipeline); two"
-    echo "  Postgres exporter consumers instead of exporterhelper's ten (fewer concurrent COPYs): within the noise."
+    echo "  Tried: the window no longer ends with counting \`audit_logs\` (those scans were charged to the pipeline);"
+    echo "  autovacuum off and no forced checkpoint during the windows, and a warm-up run first (the rounds of a side"
+    echo "  used to differ by more than the goal's margin); two Postgres exporter consumers instead of exporterhelper's"
+    echo "  ten (fewer concurrent COPYs): within the noise."
   fi
   if missed 'bytes allocated per record' || missed 'allocations per record'; then
     any=1
