@@ -59,14 +59,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	cluster := pgtest.NewCluster(b)
 	dsn := cluster.DSN("postgres")
 	postmaster := postmasterPID(b, cluster)
-	quietPostgres(b, dsn)
-	pprofPort := FreePort(b)
-	c := StartLocalCollectorWith(b, dsn, pprofOverlay(b, pprofPort))
-	lic := c.Keys.License(b, "org-e2e", "tenant-e2e", "client-e2e", "")
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, dsn)
 	require.NoError(b, err)
 	defer db.Close(ctx)
+	quietPostgres(b, db)
+	pprofPort := FreePort(b)
+	c := StartLocalCollectorWith(b, dsn, pprofOverlay(b, pprofPort))
+	lic := c.Keys.License(b, "org-e2e", "tenant-e2e", "client-e2e", "")
 	closedLoop := func(secs int) []string {
 		return []string{"--developers", "20", "--concurrency", "4", "--batch", "10", "--duration", strconv.Itoa(secs) + "s",
 			"--max-events", "100000000"}
@@ -166,20 +166,15 @@ func (s e2eSide) pgUsPerRow() float64        { return s.pgCPU * 1e6 / float64(s.
 // scans audit_logs, and that work of the harness's would be charged to the pipeline's Postgres CPU. The rows are
 // counted after the window: every acknowledged event stored once.
 func runPipeline(b *testing.B, c *Collector, db *pgx.Conn, lic string, postmaster int, flags []string) e2eSide {
-	sent := func() float64 { return c.Metric(b, "otelcol_exporter_sent_log_records", `exporter="postgresaudit"`) }
-	base := sent()
+	base := exportedRecords(b, c)
 	cpu0, pg0, start := c.cpuSeconds(b), pgCPUSeconds(b, postmaster), time.Now()
 	load := Load(b, c, lic, "http", flags...)()
 	require.Empty(b, load.FirstError)
 	require.Positive(b, load.EventsAcked)
 	// The counter also counts the integrity checkpoints (a few records a run), so it can reach the acknowledged
 	// count a few rows early; the rows are checked exactly below.
-	s := e2eSide{load: load, rowsInLoad: int64(sent() - base)}
-	deadline := time.Now().Add(5 * time.Minute)
-	for sent()-base < float64(load.EventsAcked) {
-		require.True(b, time.Now().Before(deadline), "acknowledged events not exported after 5 minutes")
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := e2eSide{load: load, rowsInLoad: int64(exportedRecords(b, c) - base)}
+	awaitExportedPast(b, c, base, load.EventsAcked, time.Now().Add(5*time.Minute))
 	s.seconds = time.Since(start).Seconds()
 	s.collectorCPU, s.pgCPU = c.cpuSeconds(b)-cpu0, pgCPUSeconds(b, postmaster)-pg0
 	awaitExported(b, c, db, load.RunID, load.EventsAcked)
@@ -188,15 +183,25 @@ func runPipeline(b *testing.B, c *Collector, db *pgx.Conn, lic string, postmaste
 	return s
 }
 
+// exportedRecords is the Postgres exporter's otelcol_exporter_sent_log_records: the records it has committed
+// (integrity checkpoints included), read from the collector's telemetry at no cost to Postgres.
+func exportedRecords(b *testing.B, c *Collector) float64 {
+	return c.Metric(b, "otelcol_exporter_sent_log_records", `exporter="postgresaudit"`)
+}
+
+// awaitExportedPast waits until exportedRecords has moved n records past base.
+func awaitExportedPast(b *testing.B, c *Collector, base float64, n int64, deadline time.Time) {
+	for exportedRecords(b, c)-base < float64(n) {
+		require.True(b, time.Now().Before(deadline), "acknowledged events not exported after 5 minutes")
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // awaitExported waits until the Postgres exporter has written at least the acknowledged events of the run (its
-// otelcol_exporter_sent_log_records moved that far since the run's rows were last counted; the poll does not cost
-// Postgres anything), then until they are all in audit_logs.
+// counter moved that far since the run's rows were last counted), then until they are all in audit_logs.
 func awaitExported(b *testing.B, c *Collector, db *pgx.Conn, runID string, acked int64) {
 	deadline := time.Now().Add(5 * time.Minute)
-	sent := func() float64 { return c.Metric(b, "otelcol_exporter_sent_log_records", `exporter="postgresaudit"`) }
-	for base := sent() - float64(storedOf(b, db, runID)); sent()-base < float64(acked); time.Sleep(100 * time.Millisecond) {
-		require.True(b, time.Now().Before(deadline), "acknowledged events not exported after 5 minutes")
-	}
+	awaitExportedPast(b, c, exportedRecords(b, c)-float64(storedOf(b, db, runID)), acked, deadline)
 	for storedOf(b, db, runID) < acked {
 		require.True(b, time.Now().Before(deadline), "acknowledged events not stored after 5 minutes")
 		time.Sleep(100 * time.Millisecond)
@@ -247,17 +252,11 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 	fetchProfile(b, port, "allocs", allocsBefore)
 	wait := Load(b, c, lic, "http", closedLoop(secs+4)...)
 	time.Sleep(2 * time.Second)
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, secs))
-	require.NoError(b, err)
-	path := filepath.Join(b.TempDir(), "cpu.pprof")
-	f, err := os.Create(path)
-	require.NoError(b, err)
-	_, err = io.Copy(f, resp.Body)
-	resp.Body.Close()
-	require.NoError(b, err)
-	require.NoError(b, f.Close())
-	require.Equal(b, http.StatusOK, resp.StatusCode)
-	keep := os.Getenv("GOVCOL_E2E_PROFILE")
+	path, keep := filepath.Join(dir, "cpu.pprof"), os.Getenv("GOVCOL_E2E_PROFILE")
+	if keep != "" {
+		path = keep
+	}
+	fetchProfile(b, port, fmt.Sprintf("profile?seconds=%d", secs), path)
 	if keep != "" { // the heap in use while the load still runs
 		fetchProfile(b, port, "heap", keep+".heap")
 	}
@@ -293,29 +292,21 @@ func profile(b *testing.B, c *Collector, db *pgx.Conn, lic string, port int, clo
 			}
 		}
 	}
-	if keep != "" {
-		data, err := os.ReadFile(path)
-		require.NoError(b, err)
-		require.NoError(b, os.WriteFile(keep, data, 0o644))
-	}
 	return path
 }
 
 // quietPostgres keeps the server's background work out of the measured windows: autovacuum off (a vacuum or analyze
 // of the tables the two sides fill, started by the inserts of one side, would land in whichever window runs then)
 // and max_wal_size large enough that no checkpoint is forced inside a window (each side starts after a CHECKPOINT).
-func quietPostgres(b *testing.B, dsn string) {
+func quietPostgres(b *testing.B, db *pgx.Conn) {
 	ctx := context.Background()
-	db, err := pgx.Connect(ctx, dsn)
-	require.NoError(b, err)
-	defer db.Close(ctx)
 	for _, q := range []string{"ALTER SYSTEM SET autovacuum = off", "ALTER SYSTEM SET max_wal_size = '16GB'", "SELECT pg_reload_conf()"} {
 		_, err := db.Exec(ctx, q)
 		require.NoError(b, err, q)
 	}
 }
 
-// fetchProfile saves the collector's pprof profile of kind (allocs, heap, ...) to path.
+// fetchProfile saves the collector's pprof profile of kind (allocs, heap, profile?seconds=n, ...) to path.
 func fetchProfile(b *testing.B, port int, kind, path string) {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", port, kind))
 	require.NoError(b, err)
